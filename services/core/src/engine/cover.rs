@@ -1,0 +1,176 @@
+//! Which parts of a tree a set of path patterns covers.
+//!
+//! Forward, anything in the member's document that no field reads goes to the record's
+//! extensions; backward, anything in the canonical record that no field writes is reported as
+//! not representable. Both need "what do these patterns leave out", answered here by walking the
+//! tree alongside a trie of the patterns, without building a path string for covered values.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::tree::{Step, TEXT_KEY};
+
+/// A trie of path patterns.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Cover {
+    keys: HashMap<String, Cover>,
+    each: Option<Box<Cover>>,
+    index: Vec<(usize, Cover)>,
+    terminal: bool,
+}
+
+impl Cover {
+    /// Adds a pattern; everything at and below its end is covered.
+    pub(crate) fn insert(&mut self, steps: &[Step]) {
+        let Some((step, rest)) = steps.split_first() else {
+            self.terminal = true;
+            return;
+        };
+        let child = match step {
+            Step::Key(key) => self.keys.entry(key.clone()).or_default(),
+            Step::Each => self.each.get_or_insert_with(Default::default),
+            Step::Index(n) => {
+                let at = match self.index.iter().position(|(i, _)| i == n) {
+                    Some(at) => at,
+                    None => {
+                        self.index.push((*n, Cover::default()));
+                        self.index.len() - 1
+                    }
+                };
+                &mut self.index[at].1
+            }
+        };
+        child.insert(rest);
+    }
+
+    /// Calls `found(path, value)` for each largest part of `root` no pattern covers. Paths use
+    /// `separator` and `[n]`. With `xml`, a pattern ending at an element covers its text only,
+    /// not its attributes or children.
+    pub(crate) fn uncovered(
+        &self,
+        root: &Value,
+        separator: char,
+        xml: bool,
+        found: &mut dyn FnMut(String, &Value),
+    ) {
+        let mut path = String::new();
+        walk(&[self], root, &mut path, separator, xml, found);
+    }
+}
+
+fn walk(
+    nodes: &[&Cover],
+    value: &Value,
+    path: &mut String,
+    sep: char,
+    xml: bool,
+    found: &mut dyn FnMut(String, &Value),
+) {
+    if nodes.is_empty() {
+        if !value.is_null() {
+            found(path.clone(), value);
+        }
+        return;
+    }
+    let terminal = nodes.iter().any(|n| n.terminal);
+    match value {
+        Value::Object(map) => {
+            if terminal && !xml {
+                return;
+            }
+            for (key, child) in map {
+                if terminal && key == TEXT_KEY {
+                    continue;
+                }
+                let mut next: Vec<&Cover> = nodes.iter().filter_map(|n| n.keys.get(key)).collect();
+                if !child.is_array() {
+                    // A lone value counts as a list of one.
+                    let lone: Vec<&Cover> = next.iter().flat_map(|n| lone_element(n)).collect();
+                    next.extend(lone);
+                }
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push(sep);
+                }
+                path.push_str(key);
+                walk(&next, child, path, sep, xml, found);
+                path.truncate(len);
+            }
+        }
+        Value::Array(items) => {
+            if terminal {
+                return;
+            }
+            for (i, item) in items.iter().enumerate() {
+                let next: Vec<&Cover> = nodes
+                    .iter()
+                    .flat_map(|n| {
+                        n.each
+                            .as_deref()
+                            .into_iter()
+                            .chain(n.index.iter().filter(|(j, _)| *j == i).map(|(_, c)| c))
+                    })
+                    .collect();
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                walk(&next, item, path, sep, xml, found);
+                path.truncate(len);
+            }
+        }
+        Value::Null => {}
+        _ => {
+            if !terminal {
+                found(path.clone(), value);
+            }
+        }
+    }
+}
+
+fn lone_element(node: &Cover) -> impl Iterator<Item = &Cover> {
+    node.each
+        .as_deref()
+        .into_iter()
+        .chain(node.index.iter().filter(|(j, _)| *j == 0).map(|(_, c)| c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::Pattern;
+    use serde_json::json;
+
+    fn cover(patterns: &[&str], sep: char) -> Cover {
+        let mut cover = Cover::default();
+        for p in patterns {
+            cover.insert(Pattern::parse(p, sep).unwrap().steps());
+        }
+        cover
+    }
+
+    fn left(cover: &Cover, doc: &Value, xml: bool) -> Vec<String> {
+        let mut out = Vec::new();
+        cover.uncovered(doc, if xml { '/' } else { '.' }, xml, &mut |p, _| {
+            out.push(p)
+        });
+        out
+    }
+
+    #[test]
+    fn reports_largest_uncovered_parts() {
+        let c = cover(&["a.b", "items[].x", "lines[0]"], '.');
+        let doc = json!({"a": {"b": 1, "c": {"d": 2}}, "items": [{"x": 1, "y": 2}], "lines": ["l0", "l1"], "z": [1]});
+        assert_eq!(
+            left(&c, &doc, false),
+            vec!["a.c", "items[0].y", "lines[1]", "z"]
+        );
+    }
+
+    #[test]
+    fn xml_text_cover_leaves_attributes_out() {
+        let c = cover(&["Q", "Item[]/@seq"], '/');
+        let doc =
+            json!({"Q": {"$text": "5", "@unit": "KGM"}, "Item": {"@seq": "1", "@other": "x"}});
+        assert_eq!(left(&c, &doc, true), vec!["Q/@unit", "Item/@other"]);
+    }
+}

@@ -1,0 +1,107 @@
+//! Pairing member list elements with canonical list elements.
+//!
+//! Without a flatten, the n-th `[]` of a member path pairs with the n-th `[]` of the canonical
+//! path, index for index. A flatten turns two member levels (`consignments[].lines[]`) into one
+//! canonical level (`goods_items[]`), numbered in document order; a path through the outer level
+//! only (a consignment's own fields) applies to every goods item of that consignment.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::profile::compile::FlattenPlan;
+use crate::tree::Pattern;
+
+/// One flatten's numbering for one document.
+#[derive(Debug, Default)]
+pub(crate) struct Flat {
+    pair_to_flat: HashMap<(usize, usize), usize>,
+    outer_to_flat: HashMap<usize, Vec<usize>>,
+    flat_to_pair: Vec<(usize, usize)>,
+}
+
+/// The numbering of every flatten of a plan for one member document.
+pub(crate) struct Numbering<'p> {
+    flats: Vec<(&'p FlattenPlan, Flat)>,
+}
+
+impl<'p> Numbering<'p> {
+    /// Numbers the flattened pairs of `member_doc` (forward). Reverse needs no numbering.
+    pub(crate) fn new(flattens: &'p [FlattenPlan], member_doc: Option<&Value>) -> Self {
+        let flats = flattens
+            .iter()
+            .map(|plan| {
+                let mut flat = Flat::default();
+                if let Some(doc) = member_doc {
+                    plan.pairs.for_each_match(doc, &mut |idx, _| {
+                        let k = flat.flat_to_pair.len();
+                        flat.pair_to_flat.insert((idx[0], idx[1]), k);
+                        flat.outer_to_flat.entry(idx[0]).or_default().push(k);
+                        flat.flat_to_pair.push((idx[0], idx[1]));
+                    });
+                }
+                (plan, flat)
+            })
+            .collect();
+        Self { flats }
+    }
+
+    /// Canonical index tuples for a member match (empty when an outer element has no inner ones).
+    pub(crate) fn to_canonical(&self, member: &Pattern, idx: &[usize]) -> Vec<Vec<usize>> {
+        for (plan, flat) in &self.flats {
+            if member.starts_with(&plan.inner) {
+                return match flat.pair_to_flat.get(&(idx[0], idx[1])) {
+                    Some(&k) => vec![prepend(k, &idx[2..])],
+                    None => Vec::new(),
+                };
+            }
+            if member.starts_with(&plan.outer) {
+                return flat
+                    .outer_to_flat
+                    .get(&idx[0])
+                    .map(|ks| ks.iter().map(|&k| prepend(k, &idx[1..])).collect())
+                    .unwrap_or_default();
+            }
+        }
+        vec![idx.to_vec()]
+    }
+
+    /// The member indices a canonical element came from (forward, for naming violations).
+    pub(crate) fn source_of(&self, member: &Pattern, idx: &[usize]) -> Vec<usize> {
+        for (plan, flat) in &self.flats {
+            let pair = idx.first().and_then(|k| flat.flat_to_pair.get(*k)).copied();
+            if member.starts_with(&plan.inner)
+                && let Some((i, j)) = pair
+            {
+                return [&[i, j], &idx[1..]].concat();
+            }
+            if member.starts_with(&plan.outer)
+                && let Some((i, _)) = pair
+            {
+                return prepend(i, &idx[1..]);
+            }
+        }
+        idx.to_vec()
+    }
+}
+
+/// Member indices to write a canonical element to (reverse): each goods item gets its own outer
+/// element holding one inner element.
+pub(crate) fn to_member(flattens: &[FlattenPlan], member: &Pattern, idx: &[usize]) -> Vec<usize> {
+    for plan in flattens {
+        if member.starts_with(&plan.inner) {
+            return [&[idx[0], 0], &idx[1..]].concat();
+        }
+        if member.starts_with(&plan.outer) {
+            return idx.to_vec();
+        }
+    }
+    idx.to_vec()
+}
+
+fn prepend(first: usize, rest: &[usize]) -> Vec<usize> {
+    let mut v = Vec::with_capacity(rest.len() + 1);
+    v.push(first);
+    v.extend_from_slice(rest);
+    v
+}

@@ -1,0 +1,223 @@
+//! Validation rules on the canonical record: the dataset's own (required fields of present
+//! objects, at least one goods item) and the profile's (required, allowed values, conditional).
+//! Violations are named by the source path the profile reads the field from.
+
+use std::sync::LazyLock;
+
+use serde_json::Value;
+
+use super::read::ReadState;
+use super::transform::scalar_text;
+use crate::canonical;
+use crate::profile::compile::RulePlan;
+use crate::tree::{Pattern, Step, path::concrete};
+
+/// The dataset's own requirements: `(parent, key)` for each required leaf.
+static BUILT_IN: LazyLock<Vec<(Pattern, String)>> = LazyLock::new(|| {
+    canonical::catalog()
+        .leaves()
+        .iter()
+        .filter(|leaf| leaf.required)
+        .filter_map(|leaf| {
+            let pattern = Pattern::parse(&leaf.pattern, '.').ok()?;
+            let (last, parent) = pattern.steps().split_last()?;
+            let Step::Key(key) = last else { return None };
+            let parent_text = concrete(parent, &[], '.');
+            let parent = if parent.is_empty() {
+                Pattern::parse("$root", '.').ok()?
+            } else {
+                Pattern::parse(&parent_text, '.').ok()?
+            };
+            Some((parent, key.clone()))
+        })
+        .collect()
+});
+
+pub(super) fn check(state: &mut ReadState<'_>, record: &Value) {
+    for (parent, key) in BUILT_IN.iter() {
+        let parents = matches_or_root(parent, record);
+        for (idx, object) in parents {
+            if object.get(key).is_none() {
+                let missing = child_pattern(parent, key);
+                let path = state_path(state, &missing, &idx);
+                state.violation(
+                    path,
+                    "required",
+                    None,
+                    format!("{} is required", missing.concrete(&idx)),
+                );
+            }
+        }
+    }
+    if record
+        .get("goods_items")
+        .and_then(Value::as_array)
+        .is_none_or(Vec::is_empty)
+    {
+        let path = state_path(state, &pattern("goods_items[]"), &[]);
+        state.violation(
+            path,
+            "required",
+            None,
+            "a certificate lists at least one goods item".into(),
+        );
+    }
+    for rule in &state.plan.rules {
+        match rule {
+            RulePlan::Required { path, message } => {
+                required(state, record, path, &[], message.as_deref())
+            }
+            RulePlan::Allowed {
+                path,
+                values,
+                message,
+            } => {
+                let mut bad = Vec::new();
+                path.for_each_match(record, &mut |idx, v| {
+                    let text = scalar_text(v).unwrap_or_else(|| v.to_string());
+                    if !values.contains(&text) {
+                        bad.push((idx.to_vec(), v.clone()));
+                    }
+                });
+                for (idx, v) in bad {
+                    let at = state_path(state, path, &idx);
+                    let text = message
+                        .clone()
+                        .unwrap_or_else(|| format!("expected one of {}", values.join(", ")));
+                    state.violation(at, "allowed-values", Some(&v), text);
+                }
+            }
+            RulePlan::When {
+                when,
+                equals,
+                required: needed,
+                message,
+            } => {
+                // The condition and the requirement share their enclosing list elements.
+                let scope = common_list_prefix(when, needed);
+                let depth = scope.iter().filter(|s| matches!(s, Step::Each)).count();
+                let mut holds: Vec<Vec<usize>> = Vec::new();
+                when.for_each_match(record, &mut |idx, v| {
+                    if scalar_text(v).as_deref() == Some(equals.as_str()) {
+                        let key = idx[..depth.min(idx.len())].to_vec();
+                        if !holds.contains(&key) {
+                            holds.push(key);
+                        }
+                    }
+                });
+                for idx in holds {
+                    let text = message
+                        .clone()
+                        .unwrap_or_else(|| format!("required when {when} is {equals}"));
+                    required(state, record, needed, &idx, Some(&text));
+                }
+            }
+        }
+    }
+}
+
+fn pattern(text: &str) -> Pattern {
+    Pattern::parse(text, '.').unwrap_or_else(|_| unreachable!("static pattern {text}"))
+}
+
+fn matches_or_root<'v>(parent: &Pattern, record: &'v Value) -> Vec<(Vec<usize>, &'v Value)> {
+    if parent.steps() == [Step::Key("$root".into())] {
+        return vec![(Vec::new(), record)];
+    }
+    let mut found = Vec::new();
+    parent.for_each_match(record, &mut |idx, v| found.push((idx.to_vec(), v)));
+    found
+}
+
+fn child_pattern(parent: &Pattern, key: &str) -> Pattern {
+    if parent.steps() == [Step::Key("$root".into())] {
+        return pattern(key);
+    }
+    pattern(&format!("{parent}.{key}"))
+}
+
+fn common_list_prefix(a: &Pattern, b: &Pattern) -> Vec<Step> {
+    let common: Vec<Step> = a
+        .steps()
+        .iter()
+        .zip(b.steps())
+        .take_while(|(x, y)| x == y)
+        .map(|(x, _)| x.clone())
+        .collect();
+    let last_list = common
+        .iter()
+        .rposition(|s| matches!(s, Step::Each))
+        .map_or(0, |i| i + 1);
+    common[..last_list].to_vec()
+}
+
+/// Checks `path` is present in every element of its enclosing lists (restricted to `within`,
+/// the indices of the outer lists already chosen).
+fn required(
+    state: &mut ReadState<'_>,
+    record: &Value,
+    path: &Pattern,
+    within: &[usize],
+    message: Option<&str>,
+) {
+    let steps = path.steps();
+    let scope_end = steps
+        .iter()
+        .rposition(|s| matches!(s, Step::Each))
+        .map_or(0, |i| i + 1);
+    let scope = &steps[..scope_end];
+    let rest = &steps[scope_end..];
+    let mut elements: Vec<(Vec<usize>, &Value)> = Vec::new();
+    if scope.is_empty() {
+        elements.push((Vec::new(), record));
+    } else {
+        let scope_pattern = pattern(&concrete(scope, &[], '.'));
+        scope_pattern.for_each_match(record, &mut |idx, v| {
+            if idx.starts_with(within) {
+                elements.push((idx.to_vec(), v));
+            }
+        });
+    }
+    let rest_pattern = (!rest.is_empty()).then(|| pattern(&concrete(rest, &[], '.')));
+    for (idx, element) in elements {
+        let mut present = rest_pattern.is_none() && !element.is_null();
+        if let Some(rest) = &rest_pattern {
+            rest.for_each_match(element, &mut |_, _| present = true);
+        }
+        if !present {
+            let at = state_path(state, path, &idx);
+            let text = message.map_or_else(
+                || format!("{} is required", path.concrete(&idx)),
+                str::to_owned,
+            );
+            state.violation(at, "required", None, text);
+        }
+    }
+}
+
+/// The source path of a canonical path: through the field that maps it, else the canonical path.
+fn state_path(state: &ReadState<'_>, canonical_path: &Pattern, idx: &[usize]) -> String {
+    let wanted = canonical_path.to_string();
+    for field in &state.plan.fields {
+        for (i, pattern) in field.canonical.iter().enumerate() {
+            let mapped = pattern.to_string();
+            let covers = wanted == mapped
+                || wanted
+                    .strip_prefix(&mapped)
+                    .is_some_and(|r| r.starts_with(['.', '[']));
+            if covers
+                && let Some(member) = field
+                    .member
+                    .get(i.min(field.member.len().saturating_sub(1)))
+            {
+                let source_idx = state.numbering.source_of(member, idx);
+                return member.concrete(&source_idx);
+            }
+        }
+    }
+    format!(
+        "{} (canonical; profile {} does not map it)",
+        canonical_path.concrete(idx),
+        state.plan.id
+    )
+}

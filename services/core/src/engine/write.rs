@@ -1,0 +1,168 @@
+//! Canonical record → member document.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use super::index::to_member;
+use super::transform::scalar_text;
+use super::{Canonical, Loss};
+use crate::profile::compile::{FieldPlan, JsonType};
+use crate::profile::{Plan, Syntax};
+use crate::tree::{Pattern, xml};
+
+impl Plan {
+    /// Writes a canonical record as a document of this profile, and lists what it could not
+    /// express. Extensions this profile put into the record are written back where they were.
+    pub fn write(&self, canonical: &Canonical) -> (Vec<u8>, Vec<Loss>) {
+        let record = canonical.value();
+        let mut out = Value::Object(Map::new());
+        let mut losses = Vec::new();
+        for field in &self.fields {
+            self.write_field(field, record, &mut out, &mut losses);
+        }
+        self.canonical_cover
+            .uncovered(record, '.', false, &mut |path, _| {
+                if path != "extensions" {
+                    losses.push(Loss {
+                        path,
+                        reason: format!("no field of profile {} maps it", self.id),
+                    });
+                }
+            });
+        if let Some(Value::Object(extensions)) = record.get("extensions") {
+            let covered = self
+                .fields
+                .iter()
+                .any(|f| f.canonical.iter().any(|p| p.to_string() == "extensions"));
+            for (origin, entries) in extensions {
+                let Value::Object(entries) = entries else {
+                    continue;
+                };
+                for (path, value) in entries {
+                    if origin == &self.id {
+                        if let Ok(pattern) = Pattern::parse(path, self.syntax.separator()) {
+                            pattern.set(&mut out, &[], value.clone(), self.syntax.is_xml());
+                        }
+                    } else if !covered {
+                        losses.push(Loss {
+                            path: format!("extensions.{origin}.{path}"),
+                            reason: format!(
+                                "kept from profile {origin}; profile {} has no place for it",
+                                self.id
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        fill_holes(&mut out);
+        let bytes = match &self.syntax {
+            Syntax::Json => serde_json::to_vec_pretty(&out).unwrap_or_default(),
+            Syntax::Xml { root, namespaces } => xml::write(&out, namespaces, root).into_bytes(),
+        };
+        (bytes, losses)
+    }
+
+    fn write_field(
+        &self,
+        field: &FieldPlan,
+        record: &Value,
+        out: &mut Value,
+        losses: &mut Vec<Loss>,
+    ) {
+        let xml = self.syntax.is_xml();
+        if field.canonical.is_empty() {
+            if let (Some(value), Some(pattern)) = (&field.constant, field.member.first()) {
+                pattern.set(out, &[], self.member_type(field, value.clone()), xml);
+            }
+            return;
+        }
+        if field.member.is_empty() {
+            if let (Some(constant), Some(pattern)) = (&field.constant, field.canonical.first()) {
+                pattern.for_each_match(record, &mut |idx, value| {
+                    if value != constant {
+                        losses.push(Loss {
+                            path: pattern.concrete(idx),
+                            reason: format!(
+                                "{value} differs from {constant}, which profile {} always means",
+                                self.id
+                            ),
+                        });
+                    }
+                });
+            }
+            return;
+        }
+        let mut inputs: BTreeMap<Vec<usize>, Vec<Option<Value>>> = BTreeMap::new();
+        for (i, pattern) in field.canonical.iter().enumerate() {
+            pattern.for_each_match(record, &mut |idx, v| {
+                inputs
+                    .entry(idx.to_vec())
+                    .or_insert_with(|| vec![None; field.canonical.len()])[i] = Some(v.clone());
+            });
+        }
+        if inputs.is_empty()
+            && let Some(default) = &field.default
+        {
+            for pattern in &field.member {
+                pattern.set(out, &[], self.member_type(field, default.clone()), xml);
+            }
+            return;
+        }
+        for (idx, values) in inputs {
+            let (outputs, loss) = field.transform.reverse(&values);
+            if let Some(reason) = loss {
+                losses.push(Loss {
+                    path: field.canonical[0].concrete(&idx),
+                    reason,
+                });
+            }
+            for (pattern, output) in field.member.iter().zip(outputs) {
+                if let Some(value) = output {
+                    let member_idx = to_member(&self.flattens, pattern, &idx);
+                    pattern.set(out, &member_idx, self.member_type(field, value), xml);
+                }
+            }
+        }
+    }
+
+    fn member_type(&self, field: &FieldPlan, value: Value) -> Value {
+        if self.syntax.is_xml() {
+            return scalar_text(&value).map_or(value, Value::String);
+        }
+        match field.json_type {
+            None => value,
+            Some(JsonType::String) => scalar_text(&value).map_or(value, Value::String),
+            Some(JsonType::Number) => match &value {
+                Value::String(s) => s
+                    .parse::<serde_json::Number>()
+                    .map_or(value.clone(), Value::Number),
+                _ => value,
+            },
+            Some(JsonType::Bool) => match value.as_str() {
+                Some("true") => Value::Bool(true),
+                Some("false") => Value::Bool(false),
+                _ => value,
+            },
+        }
+    }
+}
+
+/// Lists written sparsely (an element none of whose fields had a value) get empty objects, not
+/// nulls.
+fn fill_holes(value: &mut Value) {
+    match value {
+        Value::Array(items) => {
+            for item in items {
+                if item.is_null() {
+                    *item = Value::Object(Map::new());
+                } else {
+                    fill_holes(item);
+                }
+            }
+        }
+        Value::Object(map) => map.values_mut().for_each(fill_holes),
+        _ => {}
+    }
+}

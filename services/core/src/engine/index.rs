@@ -66,6 +66,21 @@ impl<'p> Numbering<'p> {
         vec![idx.to_vec()]
     }
 
+    /// For each flatten whose pairs are not simply "one inner element per outer element", its
+    /// member pattern and the `(outer, inner)` pair of each canonical element, in order.
+    pub(crate) fn layouts(&self) -> Vec<(String, Vec<(usize, usize)>)> {
+        self.flats
+            .iter()
+            .filter(|(_, flat)| {
+                flat.flat_to_pair
+                    .iter()
+                    .enumerate()
+                    .any(|(k, &pair)| pair != (k, 0))
+            })
+            .map(|(plan, flat)| (plan.pairs.to_string(), flat.flat_to_pair.clone()))
+            .collect()
+    }
+
     /// The member indices a canonical element came from (forward, for naming violations).
     pub(crate) fn source_of(&self, member: &Pattern, idx: &[usize]) -> Vec<usize> {
         for (plan, flat) in &self.flats {
@@ -85,19 +100,42 @@ impl<'p> Numbering<'p> {
     }
 }
 
-/// Member indices to write a canonical element to (reverse): each goods item gets its own outer
-/// element holding one inner element.
-pub(crate) fn to_member(flattens: &[FlattenPlan], member: &Pattern, idx: &[usize]) -> Vec<usize> {
-    for plan in flattens {
-        if member.starts_with(&plan.inner) {
-            return [&[idx[0], 0], &idx[1..]].concat();
+/// Member indices to write a canonical element to (reverse). With the layout the record was read
+/// with (`layouts[n]` for `flattens[n]`), elements go back where they came from; without, each
+/// canonical element gets its own outer element holding one inner element.
+pub(crate) fn to_member(
+    flattens: &[FlattenPlan],
+    layouts: &[Option<Vec<(usize, usize)>>],
+    member: &Pattern,
+    idx: &[usize],
+) -> Vec<usize> {
+    for (n, plan) in flattens.iter().enumerate() {
+        let (inner, outer) = (
+            member.starts_with(&plan.inner),
+            member.starts_with(&plan.outer),
+        );
+        if !(inner || outer) {
+            continue;
         }
-        if member.starts_with(&plan.outer) {
-            return idx.to_vec();
-        }
+        let Some((&k, rest)) = idx.split_first() else {
+            break;
+        };
+        let (i, j) = layouts
+            .get(n)
+            .and_then(Option::as_ref)
+            .and_then(|l| l.get(k).copied())
+            .unwrap_or((k, 0));
+        return if inner {
+            [&[i, j], rest].concat()
+        } else {
+            prepend(i, rest)
+        };
     }
     idx.to_vec()
 }
+
+/// The key under a profile's extensions that holds its flattened layouts.
+pub(crate) const LAYOUT_KEY: &str = "$layout";
 
 fn prepend(first: usize, rest: &[usize]) -> Vec<usize> {
     let mut v = Vec::with_capacity(rest.len() + 1);

@@ -81,6 +81,22 @@ impl Plan {
                 kept.push((path, value.clone()))
             });
         let to_extensions: Vec<String> = kept.iter().map(|(p, _)| p.clone()).collect();
+        let layouts = state.numbering.layouts();
+        if !layouts.is_empty() {
+            let layouts: Map<String, Value> = layouts
+                .into_iter()
+                .map(|(pattern, pairs)| {
+                    (
+                        pattern,
+                        pairs
+                            .into_iter()
+                            .map(|(i, j)| Value::from(vec![i, j]))
+                            .collect(),
+                    )
+                })
+                .collect();
+            kept.push((super::index::LAYOUT_KEY.to_owned(), Value::Object(layouts)));
+        }
         if !kept.is_empty() {
             let extensions = record.as_object_mut().map(|r| {
                 r.entry("extensions")
@@ -175,7 +191,23 @@ fn read_field(
         return;
     }
     if field.canonical.is_empty() {
-        return; // A member constant: nothing to read.
+        // A member constant: the document may carry it, and then it must be that value.
+        if let (Some(constant), Some(pattern)) = (&field.constant, field.member.first()) {
+            pattern.for_each_match(tree, &mut |idx, value| {
+                if member_value(value, xml)
+                    .is_some_and(|v| v != *constant && scalar_text(&v) != scalar_text(constant))
+                {
+                    let message = format!("expected the constant {constant}");
+                    state.violations.push(super::Violation {
+                        path: pattern.concrete(idx),
+                        rule: "constant".into(),
+                        value: Some(scalar_text(value).unwrap_or_else(|| value.to_string())),
+                        message,
+                    });
+                }
+            });
+        }
+        return;
     }
     let mut inputs = gather(field, tree, xml);
     if inputs

@@ -40,6 +40,9 @@ pub(super) fn check(state: &mut ReadState<'_>, record: &Value) {
             if object.get(key).is_none() {
                 let missing = child_pattern(parent, key);
                 let path = state_path(state, &missing, &idx);
+                if state.violations.iter().any(|v| v.path == path) {
+                    continue;
+                }
                 state.violation(
                     path,
                     "required",
@@ -186,6 +189,9 @@ fn required(
         }
         if !present {
             let at = state_path(state, path, &idx);
+            if state.violations.iter().any(|v| v.path == at) {
+                continue; // Its value was already refused; "required" would say it twice.
+            }
             let text = message.map_or_else(
                 || format!("{} is required", path.concrete(&idx)),
                 str::to_owned,

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::index::to_member;
+use super::index::{LAYOUT_KEY, to_member};
 use super::transform::scalar_text;
 use super::{Canonical, Loss};
 use crate::profile::compile::{FieldPlan, JsonType};
@@ -18,8 +18,9 @@ impl Plan {
         let record = canonical.value();
         let mut out = Value::Object(Map::new());
         let mut losses = Vec::new();
+        let layouts = self.layouts(record);
         for field in &self.fields {
-            self.write_field(field, record, &mut out, &mut losses);
+            self.write_field(field, record, &layouts, &mut out, &mut losses);
         }
         self.canonical_cover
             .uncovered(record, '.', false, &mut |path, _| {
@@ -40,6 +41,9 @@ impl Plan {
                     continue;
                 };
                 for (path, value) in entries {
+                    if path == LAYOUT_KEY {
+                        continue;
+                    }
                     if origin == &self.id {
                         if let Ok(pattern) = Pattern::parse(path, self.syntax.separator()) {
                             pattern.set(&mut out, &[], value.clone(), self.syntax.is_xml());
@@ -64,10 +68,36 @@ impl Plan {
         (bytes, losses)
     }
 
+    /// The layouts this profile recorded when it read the record, where they still fit it.
+    fn layouts(&self, record: &Value) -> Vec<Option<Vec<(usize, usize)>>> {
+        let saved = record
+            .get("extensions")
+            .and_then(|e| e.get(&self.id))
+            .and_then(|e| e.get(LAYOUT_KEY));
+        self.flattens
+            .iter()
+            .map(|flatten| {
+                let pairs = saved?.get(flatten.pairs.to_string())?.as_array()?;
+                let pairs: Option<Vec<(usize, usize)>> = pairs
+                    .iter()
+                    .map(|p| {
+                        Some((
+                            usize::try_from(p.get(0)?.as_u64()?).ok()?,
+                            usize::try_from(p.get(1)?.as_u64()?).ok()?,
+                        ))
+                    })
+                    .collect();
+                let count = crate::tree::path::count_matches(&flatten.canonical, record);
+                pairs.filter(|p| p.len() == count)
+            })
+            .collect()
+    }
+
     fn write_field(
         &self,
         field: &FieldPlan,
         record: &Value,
+        layouts: &[Option<Vec<(usize, usize)>>],
         out: &mut Value,
         losses: &mut Vec<Loss>,
     ) {
@@ -120,7 +150,7 @@ impl Plan {
             }
             for (pattern, output) in field.member.iter().zip(outputs) {
                 if let Some(value) = output {
-                    let member_idx = to_member(&self.flattens, pattern, &idx);
+                    let member_idx = to_member(&self.flattens, layouts, pattern, &idx);
                     pattern.set(out, &member_idx, self.member_type(field, value), xml);
                 }
             }

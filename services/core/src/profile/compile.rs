@@ -69,7 +69,6 @@ pub(crate) enum JsonType {
 /// One compiled field mapping.
 #[derive(Debug, Clone)]
 pub(crate) struct FieldPlan {
-    pub(crate) label: String,
     pub(crate) member: Vec<Pattern>,
     pub(crate) canonical: Vec<Pattern>,
     /// Kind of each canonical path that is a leaf (None for lists and objects).
@@ -602,7 +601,6 @@ fn compile_field(
         return None;
     }
     Some(FieldPlan {
-        label: label.to_owned(),
         member,
         canonical,
         kinds,

@@ -153,6 +153,14 @@ pub fn concrete(steps: &[Step], indices: &[usize], separator: char) -> String {
     out
 }
 
+/// How many values `steps` reach in `root`.
+pub fn count_matches(steps: &[Step], root: &Value) -> usize {
+    let mut count = 0;
+    let mut indices = Vec::new();
+    walk(steps, root, &mut indices, &mut |_, _| count += 1);
+    count
+}
+
 fn walk<'v>(
     steps: &[Step],
     value: &'v Value,

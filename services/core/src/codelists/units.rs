@@ -40,12 +40,15 @@ pub fn is_unit_code(code: &str) -> bool {
         && code.bytes().any(|b| b.is_ascii_uppercase())
 }
 
-/// The Rec 20 code for a free-text unit ("Kg", "LITRES") or a code itself.
-pub fn unit_from_text(text: &str) -> Option<&'static str> {
-    UNITS
-        .by_text
-        .get(&text.trim().to_lowercase())
-        .map(String::as_str)
+/// The Rec 20 code for a free-text unit ("Kg", "LITRES"), or the text itself when it already
+/// has the shape of a Rec 20 code ("KGM", "MTQ", "H87").
+pub fn unit_from_text(text: &str) -> Option<std::borrow::Cow<'static, str>> {
+    let text = text.trim();
+    match UNITS.by_text.get(&text.to_lowercase()) {
+        Some(code) => Some(std::borrow::Cow::Borrowed(code.as_str())),
+        None if is_unit_code(text) => Some(std::borrow::Cow::Owned(text.to_owned())),
+        None => None,
+    }
 }
 
 /// The usual free-text spelling of a Rec 20 code, if the code is one of the common units.
@@ -59,11 +62,13 @@ mod tests {
 
     #[test]
     fn spellings_resolve_case_insensitively() {
-        assert_eq!(unit_from_text("Kg"), Some("KGM"));
-        assert_eq!(unit_from_text("LITRES"), Some("LTR"));
-        assert_eq!(unit_from_text("m3"), Some("MTQ"));
-        assert_eq!(unit_from_text("KGM"), Some("KGM"));
+        assert_eq!(unit_from_text("Kg").as_deref(), Some("KGM"));
+        assert_eq!(unit_from_text("LITRES").as_deref(), Some("LTR"));
+        assert_eq!(unit_from_text("m3").as_deref(), Some("MTQ"));
+        assert_eq!(unit_from_text("KGM").as_deref(), Some("KGM"));
+        assert_eq!(unit_from_text("XHG").as_deref(), Some("XHG"));
         assert_eq!(unit_from_text("furlongs"), None);
+        assert_eq!(unit_from_text("XHG").as_deref(), Some("XHG"));
     }
 
     #[test]

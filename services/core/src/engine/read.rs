@@ -144,7 +144,8 @@ fn json_type_name(value: &Value) -> &'static str {
 /// A member value as the transforms see it: XML text unwrapped, blank text as absent.
 fn member_value(value: &Value, xml: bool) -> Option<Value> {
     let value = match value {
-        Value::Object(map) if xml => map.get(TEXT_KEY).unwrap_or(value),
+        // An element with attributes or children: its text, if it has any.
+        Value::Object(map) if xml => map.get(TEXT_KEY)?,
         other => other,
     };
     match value {
@@ -279,7 +280,7 @@ fn read_field(
 
 /// Checks every leaf of a composite value written at `pattern` against the catalog.
 fn check_subtree(pattern: &Pattern, value: Value) -> Result<Value, Vec<(&'static str, String)>> {
-    let generic = pattern.to_string();
+    let generic = pattern.generic();
     let mut failures = Vec::new();
     let checked = check_value(&generic, value, &mut failures);
     if failures.is_empty() {

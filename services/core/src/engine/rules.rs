@@ -40,7 +40,7 @@ pub(super) fn check(state: &mut ReadState<'_>, record: &Value) {
             if object.get(key).is_none() {
                 let missing = child_pattern(parent, key);
                 let path = state_path(state, &missing, &idx);
-                if state.violations.iter().any(|v| v.path == path) {
+                if already_refused(state, &path) {
                     continue;
                 }
                 state.violation(
@@ -119,6 +119,16 @@ pub(super) fn check(state: &mut ReadState<'_>, record: &Value) {
     }
 }
 
+/// Whether a value at (or, through a list not yet indexed, below) `path` was already refused:
+/// then "required" would report the same problem twice.
+fn already_refused(state: &ReadState<'_>, path: &str) -> bool {
+    let prefix = path.split("[]").next().unwrap_or(path);
+    state
+        .violations
+        .iter()
+        .any(|v| v.path == path || (prefix.len() < path.len() && v.path.starts_with(prefix)))
+}
+
 fn pattern(text: &str) -> Pattern {
     Pattern::parse(text, '.').unwrap_or_else(|_| unreachable!("static pattern {text}"))
 }
@@ -189,7 +199,7 @@ fn required(
         }
         if !present {
             let at = state_path(state, path, &idx);
-            if state.violations.iter().any(|v| v.path == at) {
+            if already_refused(state, &at) {
                 continue; // Its value was already refused; "required" would say it twice.
             }
             let text = message.map_or_else(
@@ -201,24 +211,51 @@ fn required(
     }
 }
 
-/// The source path of a canonical path: through the field that maps it, else the canonical path.
+/// The source path of a canonical path: through the field that maps it (or, for a group or
+/// list, the first field inside it); else the canonical path, marked as such.
 fn state_path(state: &ReadState<'_>, canonical_path: &Pattern, idx: &[usize]) -> String {
-    let wanted = canonical_path.to_string();
-    for field in &state.plan.fields {
+    let wanted = canonical_path.generic();
+    let below = |outer: &str, inner: &str| {
+        inner
+            .strip_prefix(outer)
+            .is_some_and(|r| r.starts_with(['.', '[']))
+    };
+    let fields = &state.plan.fields;
+    let mapped = |f: &crate::profile::compile::FieldPlan, i: usize| {
+        f.member
+            .get(i.min(f.member.len().saturating_sub(1)))
+            .cloned()
+    };
+    // A field that maps this path, or a whole group around it.
+    for field in fields {
         for (i, pattern) in field.canonical.iter().enumerate() {
-            let mapped = pattern.to_string();
-            let covers = wanted == mapped
-                || wanted
-                    .strip_prefix(&mapped)
-                    .is_some_and(|r| r.starts_with(['.', '[']));
-            if covers
-                && let Some(member) = field
-                    .member
-                    .get(i.min(field.member.len().saturating_sub(1)))
+            let generic = pattern.generic();
+            if (generic == wanted || below(&generic, &wanted))
+                && let Some(member) = mapped(field, i)
             {
-                let source_idx = state.numbering.source_of(member, idx);
-                return member.concrete(&source_idx);
+                return member.concrete(&state.numbering.source_of(&member, idx));
             }
+        }
+    }
+    // A group or list: where its first field is read from.
+    for field in fields {
+        for (i, pattern) in field.canonical.iter().enumerate() {
+            if !below(&wanted, &pattern.generic()) {
+                continue;
+            }
+            let Some(member) = mapped(field, i) else {
+                continue;
+            };
+            let source_idx = state.numbering.source_of(&member, idx);
+            if matches!(canonical_path.steps().last(), Some(Step::Each)) {
+                let inner_lists = pattern.list_depth() - canonical_path.list_depth();
+                if let Some(n) = member.list_depth().checked_sub(inner_lists + 1)
+                    && let Some(steps) = member.prefix_through_list(n)
+                {
+                    return concrete(steps, &source_idx, state.plan.syntax.separator());
+                }
+            }
+            return member.concrete(&source_idx);
         }
     }
     format!(

@@ -40,8 +40,9 @@ pub enum Transform {
     Date,
     /// `450 Kg` ↔ value and Rec 20 unit.
     MeasureText,
-    /// `LITRES` ↔ Rec 20 unit code.
-    UnitText,
+    /// `LITRES` ↔ Rec 20 unit code; the profile's own spellings (if any) first, then the shipped
+    /// ones.
+    UnitText(Option<Arc<CodeTable>>),
     /// `scheme:id` ↔ id and scheme.
     SchemeId {
         /// Separator between scheme and id (the last one splits).
@@ -243,7 +244,10 @@ impl Transform {
                 }
                 one(Value::String(format!("{date}T00:00:00{offset}")))
             }
-            Transform::Date | Transform::Prefix(_) | Transform::Percent | Transform::UnitText => {
+            Transform::Date
+            | Transform::Prefix(_)
+            | Transform::Percent
+            | Transform::UnitText(_) => {
                 let Some(text) = text_of(inputs, 0)? else {
                     return Ok(vec![None]);
                 };
@@ -254,6 +258,9 @@ impl Transform {
                     )),
                     Transform::Percent => {
                         one(Value::from(text.trim().trim_end_matches('%').trim_end()))
+                    }
+                    Transform::UnitText(Some(table)) if table.canonical(&text).is_some() => {
+                        one(table.canonical(&text).cloned().unwrap_or_default())
                     }
                     _ => match codelists::unit_from_text(&text) {
                         Some(code) => one(Value::from(code)),
@@ -282,7 +289,10 @@ impl Transform {
                     ));
                 }
                 match codelists::unit_from_text(unit) {
-                    Some(code) => Ok(vec![Some(Value::from(number)), Some(Value::from(code))]),
+                    Some(code) => Ok(vec![
+                        Some(Value::from(number)),
+                        Some(Value::String(code.into_owned())),
+                    ]),
                     None => Err(fail(
                         0,
                         "unit",
@@ -407,14 +417,18 @@ impl Transform {
                     Some("a measure without both value and unit".into()),
                 ),
             },
-            Transform::UnitText => match text(0) {
+            Transform::UnitText(table) => match text(0) {
                 None => none(1),
-                Some(code) => (
-                    vec![Some(Value::from(
-                        codelists::unit_text(&code).unwrap_or(&code),
-                    ))],
-                    None,
-                ),
+                Some(code) => {
+                    let own = table
+                        .as_ref()
+                        .and_then(|t| t.printed(&Value::String(code.clone())));
+                    let written = own
+                        .or_else(|| codelists::unit_text(&code))
+                        .unwrap_or(&code)
+                        .to_owned();
+                    (vec![Some(Value::String(written))], None)
+                }
             },
             Transform::SchemeId { separator } => match (text(0), text(1)) {
                 (Some(id), Some(scheme)) => (
@@ -614,10 +628,11 @@ fn format_criterion(value: &Value, codes: &CriterionCodes) -> Reverse {
             Some("an origin criterion without criteria".into()),
         );
     }
-    (
-        vec![Some(Value::String(tokens.join(&codes.separator)))],
-        None,
-    )
+    let written = tokens.join(&codes.separator);
+    let loss = value.get("text").and_then(Value::as_str).map(|printed| {
+        format!("printed text {printed:?} is written {written:?} in this profile's codes")
+    });
+    (vec![Some(Value::String(written))], loss)
 }
 
 #[cfg(test)]

@@ -132,6 +132,15 @@ pub struct Plan {
     pub(crate) canonical_cover: Cover,
 }
 
+impl Plan {
+    /// The same plan without the profile's own validation rules (the dataset's own requirements
+    /// still apply): for tools that only translate, and for round-trip tests.
+    pub fn without_rules(mut self) -> Self {
+        self.rules.clear();
+        self
+    }
+}
+
 struct Errors<'a> {
     origin: &'a str,
     source: &'a str,
@@ -353,21 +362,7 @@ fn build(file: &ProfileFile, errors: &mut Errors<'_>) -> Option<Plan> {
 fn canonical_pattern(text: &str, allow_composite: bool) -> Result<(Pattern, Option<Kind>), String> {
     let pattern = Pattern::parse(text, '.')?;
     let catalog = canonical::catalog();
-    let generic = crate::tree::path::concrete(
-        &pattern
-            .steps()
-            .iter()
-            .map(|s| {
-                if matches!(s, Step::Index(_)) {
-                    Step::Each
-                } else {
-                    s.clone()
-                }
-            })
-            .collect::<Vec<_>>(),
-        &[],
-        '.',
-    );
+    let generic = pattern.generic();
     if let Some(leaf) = catalog.leaf(&generic) {
         return Ok((pattern, Some(leaf.kind.clone())));
     }
@@ -744,7 +739,22 @@ fn compile_transform(
         }
         "date" => Transform::Date,
         "measure_text" => Transform::MeasureText,
-        "unit_text" => Transform::UnitText,
+        "unit_text" => match &def.table {
+            None => Transform::UnitText(None),
+            Some(table) => match file
+                .code_lists
+                .get(table)
+                .map(|entries| code_table(table, entries))
+            {
+                Some(Ok(table)) => Transform::UnitText(Some(Arc::new(table))),
+                Some(Err(e)) => return fail(e),
+                None => {
+                    return fail(format!(
+                        "code table {table:?} is not defined under [code_lists]"
+                    ));
+                }
+            },
+        },
         "scheme_id" => Transform::SchemeId {
             separator: separator.unwrap_or_else(|| ":".into()),
         },

@@ -107,6 +107,22 @@ impl Pattern {
         self.steps.starts_with(prefix)
     }
 
+    /// The pattern with every `[n]` written `[]`: how the canonical catalog names a leaf.
+    pub fn generic(&self) -> String {
+        let steps: Vec<Step> = self
+            .steps
+            .iter()
+            .map(|s| {
+                if matches!(s, Step::Index(_)) {
+                    Step::Each
+                } else {
+                    s.clone()
+                }
+            })
+            .collect();
+        concrete(&steps, &[], self.separator)
+    }
+
     /// The concrete path for the given `[]` indices, written with this pattern's separator.
     pub fn concrete(&self, indices: &[usize]) -> String {
         concrete(&self.steps, indices, self.separator)

@@ -11,7 +11,7 @@ mod index;
 mod read;
 mod rules;
 pub mod transform;
-mod write;
+pub(crate) mod write;
 
 use serde::Serialize;
 use serde_json::Value;

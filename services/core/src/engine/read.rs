@@ -111,6 +111,7 @@ impl Plan {
                 }
             }
         }
+        super::write::fill_holes(&mut record);
         super::rules::check(&mut state, &record);
         if state.violations.is_empty()
             && let Err(e) = <Certificate as serde::Deserialize>::deserialize(&record)

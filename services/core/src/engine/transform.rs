@@ -431,16 +431,23 @@ impl Transform {
                 }
             },
             Transform::SchemeId { separator } => match (text(0), text(1)) {
-                (Some(id), Some(scheme)) => (
-                    vec![Some(Value::String(format!("{scheme}{separator}{id}")))],
-                    None,
-                ),
-                (Some(id), None) => (vec![Some(Value::String(id))], None),
+                (None, None) => none(1),
                 (None, Some(scheme)) => (
                     vec![None],
                     Some(format!("identifier scheme {scheme} without an identifier")),
                 ),
-                (None, None) => none(1),
+                (Some(id), scheme) => {
+                    let written = match &scheme {
+                        Some(scheme) => format!("{scheme}{separator}{id}"),
+                        None => id.clone(),
+                    };
+                    // Reading splits at the last separator, so an identifier holding one would
+                    // come back cut in two: say so.
+                    let loss = id.contains(separator.as_str()).then(|| {
+                        format!("identifier {id:?} contains the scheme separator {separator:?}; it reads back as scheme and identifier")
+                    });
+                    (vec![Some(Value::String(written))], loss)
+                }
             },
             Transform::Prefix(prefix) => match text(0) {
                 None => none(1),

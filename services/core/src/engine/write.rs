@@ -9,7 +9,8 @@ use super::transform::scalar_text;
 use super::{Canonical, Loss};
 use crate::profile::compile::{FieldPlan, JsonType};
 use crate::profile::{Plan, Syntax};
-use crate::tree::{Pattern, xml};
+use crate::tree::path::concrete;
+use crate::tree::{Pattern, Step, xml};
 
 impl Plan {
     /// Writes a canonical record as a document of this profile, and lists what it could not
@@ -143,10 +144,15 @@ impl Plan {
         for (idx, values) in inputs {
             let (outputs, loss) = field.transform.reverse(&values);
             if let Some(reason) = loss {
-                losses.push(Loss {
-                    path: field.canonical[0].concrete(&idx),
-                    reason,
-                });
+                // The field is written (or not) as a whole, so the loss concerns all its paths.
+                for (pattern, value) in field.canonical.iter().zip(&values) {
+                    if value.is_some() {
+                        losses.push(Loss {
+                            path: loss_path(pattern, &idx),
+                            reason: reason.clone(),
+                        });
+                    }
+                }
             }
             for (pattern, output) in field.member.iter().zip(outputs) {
                 if let Some(value) = output {
@@ -179,11 +185,27 @@ impl Plan {
     }
 }
 
-/// Lists written sparsely (an element none of whose fields had a value) get empty objects, not
-/// nulls.
-fn fill_holes(value: &mut Value) {
+/// Where a loss is reported: an element of a list of codes or texts is reported as the whole
+/// list, because the elements after it move up and the list as a whole no longer says the same.
+fn loss_path(pattern: &Pattern, idx: &[usize]) -> String {
+    match pattern.steps().split_last() {
+        Some((Step::Each, parent)) => concrete(parent, idx, '.'),
+        _ => pattern.concrete(idx),
+    }
+}
+
+/// Lists written sparsely (an element none of whose fields had a value) are closed up: lists of
+/// scalars lose the gap, lists of objects get an empty object there (so later elements keep
+/// their places).
+pub(crate) fn fill_holes(value: &mut Value) {
     match value {
         Value::Array(items) => {
+            if items
+                .iter()
+                .all(|item| !item.is_object() && !item.is_array())
+            {
+                items.retain(|item| !item.is_null());
+            }
             for item in items {
                 if item.is_null() {
                     *item = Value::Object(Map::new());

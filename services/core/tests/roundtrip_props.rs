@@ -339,13 +339,13 @@ proptest! {
     fn canonical_to_profile_to_canonical_loses_nothing_silently(record in certificate()) {
         let certificate: Certificate = serde_json::from_value(record.clone()).map_err(|e| TestCaseError::fail(format!("generator made an invalid record: {e}\n{record:#}")))?;
         let canonical = Canonical::from_certificate(&certificate);
-        let original = leaves(canonical.value());
+        let original = leaves(&canonical.value());
         for (id, plan) in plans() {
             // Translation, not validation: the target's own rules are tested elsewhere.
             let plan = plan.without_rules();
             let (document, losses) = plan.write(&canonical);
             let (back, _) = plan.read(&document).map_err(|e| TestCaseError::fail(format!("{id}: cannot read its own output: {e}\n{}", String::from_utf8_lossy(&document))))?;
-            let back = leaves(back.value());
+            let back = leaves(&back.value());
             let lost: Vec<&str> = losses.iter().map(|l| l.path.as_str()).collect();
             for (path, value) in &original {
                 if lost.iter().any(|l| under(path, l)) {

@@ -244,7 +244,7 @@ mod tests {
                 .unwrap()
                 .required
         );
-        assert!(!catalog.leaf("goods_items[].quantity").is_some());
+        assert!(catalog.leaf("goods_items[].quantity").is_none());
         assert!(catalog.contains_prefix("goods_items[].quantity"));
         assert!(!catalog.contains_prefix("goods_items[].quant"));
         assert!(catalog.leaves().len() > 80, "{}", catalog.leaves().len());

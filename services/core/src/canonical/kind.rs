@@ -111,10 +111,10 @@ impl Kind {
     ///
     /// Scalars are accepted as JSON strings, numbers or booleans where the kind allows (XML has
     /// only text), and normalised to the canonical JSON type.
-    pub fn check(&self, value: &Value) -> Result<Value, RuleFailure> {
+    pub fn check(&self, value: Value) -> Result<Value, RuleFailure> {
         match self {
-            Kind::Bool => match value {
-                Value::Bool(b) => Ok(Value::Bool(*b)),
+            Kind::Bool => match &value {
+                Value::Bool(_) => Ok(value),
                 Value::String(s) if s.trim().eq_ignore_ascii_case("true") => Ok(Value::Bool(true)),
                 Value::String(s) if s.trim().eq_ignore_ascii_case("false") => {
                     Ok(Value::Bool(false))
@@ -122,7 +122,7 @@ impl Kind {
                 _ => Err(RuleFailure::new("boolean", "true or false")),
             },
             Kind::Count => {
-                let parsed = match value {
+                let parsed = match &value {
                     Value::Number(n) => n.as_u64(),
                     Value::String(s) => s.trim().parse::<u64>().ok(),
                     _ => None,
@@ -136,27 +136,30 @@ impl Kind {
                 }
             }
             Kind::Extensions => match value {
-                Value::Object(_) => Ok(value.clone()),
+                Value::Object(_) => Ok(value),
                 _ => Err(RuleFailure::new("extensions", "an object")),
             },
-            _ => {
-                let text = match value {
-                    Value::String(s) => s.as_str(),
-                    Value::Number(n)
-                        if matches!(self, Kind::Decimal | Kind::Percentage | Kind::Text { .. }) =>
-                    {
-                        return self.check_str(&n.to_string()).map(Value::String);
-                    }
-                    _ => return Err(RuleFailure::new("text", "a text value")),
-                };
-                self.check_str(text).map(Value::String)
-            }
+            _ => match value {
+                Value::String(text) => self.validate(&text).map(|()| Value::String(text)),
+                Value::Number(n)
+                    if matches!(self, Kind::Decimal | Kind::Percentage | Kind::Text { .. }) =>
+                {
+                    let text = n.to_string();
+                    self.validate(&text).map(|()| Value::String(text))
+                }
+                _ => Err(RuleFailure::new("text", "a text value")),
+            },
         }
     }
 
     /// Checks a textual leaf and returns its canonical text.
     pub fn check_str(&self, text: &str) -> Result<String, RuleFailure> {
-        let ok = |s: &str| Ok(s.to_owned());
+        self.validate(text).map(|()| text.to_owned())
+    }
+
+    /// Checks a textual leaf in place: every textual kind's canonical text is the text itself.
+    pub fn validate(&self, text: &str) -> Result<(), RuleFailure> {
+        let ok = |_: &str| Ok(());
         match self {
             Kind::Text { max } => {
                 if text.trim().is_empty() {
@@ -175,9 +178,9 @@ impl Kind {
                     ok(text)
                 }
             }
-            Kind::Bool | Kind::Count | Kind::Extensions => self
-                .check(&Value::String(text.to_owned()))
-                .map(|v| v.to_string()),
+            Kind::Bool | Kind::Count | Kind::Extensions => {
+                self.check(Value::String(text.to_owned())).map(drop)
+            }
             Kind::Decimal => {
                 if is_decimal(text) {
                     ok(text)
@@ -219,20 +222,16 @@ impl Kind {
                     ))
                 }
             }
-            Kind::DateTime => parse_date_time(text)
-                .map(|()| text.to_owned())
-                .ok_or_else(|| {
-                    RuleFailure::new(
-                        "date-time",
-                        "an ISO 8601 date-time with offset, e.g. 2026-03-01T10:30:00+07:00",
-                    )
-                }),
+            Kind::DateTime => parse_date_time(text).ok_or_else(|| {
+                RuleFailure::new(
+                    "date-time",
+                    "an ISO 8601 date-time with offset, e.g. 2026-03-01T10:30:00+07:00",
+                )
+            }),
             Kind::Date => parse_date(text)
-                .map(|()| text.to_owned())
                 .ok_or_else(|| RuleFailure::new("date", "an ISO 8601 date, e.g. 2026-03-01")),
             Kind::DateOrDateTime => parse_date(text)
                 .or_else(|| parse_date_time(text))
-                .map(|()| text.to_owned())
                 .ok_or_else(|| {
                     RuleFailure::new("date", "an ISO 8601 date or date-time with offset")
                 }),
@@ -387,11 +386,11 @@ mod tests {
 
     #[test]
     fn scalars_are_coerced_to_canonical_json_types() {
-        assert_eq!(Kind::Bool.check(&json!("TRUE")), Ok(json!(true)));
-        assert_eq!(Kind::Count.check(&json!("12")), Ok(json!(12)));
-        assert_eq!(Kind::Count.check(&json!(12)), Ok(json!(12)));
-        assert_eq!(Kind::Decimal.check(&json!(450)), Ok(json!("450")));
-        assert!(Kind::Count.check(&json!(-1)).is_err());
+        assert_eq!(Kind::Bool.check(json!("TRUE")), Ok(json!(true)));
+        assert_eq!(Kind::Count.check(json!("12")), Ok(json!(12)));
+        assert_eq!(Kind::Count.check(json!(12)), Ok(json!(12)));
+        assert_eq!(Kind::Decimal.check(json!(450)), Ok(json!("450")));
+        assert!(Kind::Count.check(json!(-1)).is_err());
     }
 
     #[test]

@@ -7,9 +7,12 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
+use smallvec::SmallVec;
 
-use crate::tree::{Step, TEXT_KEY};
+/// The trie nodes a walk is at: almost always one or two, so they live on the stack.
+type Nodes<'c> = SmallVec<[&'c Cover; 4]>;
+
+use crate::tree::{Node, Step, TEXT_KEY};
 
 /// A trie of path patterns.
 #[derive(Debug, Default, Clone)]
@@ -49,10 +52,10 @@ impl Cover {
     /// not its attributes or children.
     pub(crate) fn uncovered(
         &self,
-        root: &Value,
+        root: &Node,
         separator: char,
         xml: bool,
-        found: &mut dyn FnMut(String, &Value),
+        found: &mut dyn FnMut(String, &Node),
     ) {
         let mut path = String::new();
         walk(&[self], root, &mut path, separator, xml, found);
@@ -61,11 +64,11 @@ impl Cover {
 
 fn walk(
     nodes: &[&Cover],
-    value: &Value,
+    value: &Node,
     path: &mut String,
     sep: char,
     xml: bool,
-    found: &mut dyn FnMut(String, &Value),
+    found: &mut dyn FnMut(String, &Node),
 ) {
     if nodes.is_empty() {
         if !value.is_null() {
@@ -75,18 +78,18 @@ fn walk(
     }
     let terminal = nodes.iter().any(|n| n.terminal);
     match value {
-        Value::Object(map) => {
+        Node::Object(map) => {
             if terminal && !xml {
                 return;
             }
-            for (key, child) in map {
+            for (key, child) in map.iter() {
                 if terminal && key == TEXT_KEY {
                     continue;
                 }
-                let mut next: Vec<&Cover> = nodes.iter().filter_map(|n| n.keys.get(key)).collect();
-                if !child.is_array() {
+                let mut next: Nodes<'_> = nodes.iter().filter_map(|n| n.keys.get(key)).collect();
+                if !matches!(child, Node::Array(_)) {
                     // A lone value counts as a list of one.
-                    let lone: Vec<&Cover> = next.iter().flat_map(|n| lone_element(n)).collect();
+                    let lone: Nodes<'_> = next.iter().flat_map(|n| lone_element(n)).collect();
                     next.extend(lone);
                 }
                 let len = path.len();
@@ -98,12 +101,12 @@ fn walk(
                 path.truncate(len);
             }
         }
-        Value::Array(items) => {
+        Node::Array(items) => {
             if terminal {
                 return;
             }
             for (i, item) in items.iter().enumerate() {
-                let next: Vec<&Cover> = nodes
+                let next: Nodes<'_> = nodes
                     .iter()
                     .flat_map(|n| {
                         n.each
@@ -113,18 +116,24 @@ fn walk(
                     })
                     .collect();
                 let len = path.len();
-                path.push_str(&format!("[{i}]"));
+                push_index(path, i);
                 walk(&next, item, path, sep, xml, found);
                 path.truncate(len);
             }
         }
-        Value::Null => {}
+        Node::Null => {}
         _ => {
             if !terminal {
                 found(path.clone(), value);
             }
         }
     }
+}
+
+/// Appends `[i]` without a temporary string.
+fn push_index(path: &mut String, i: usize) {
+    use std::fmt::Write;
+    let _ = write!(path, "[{i}]");
 }
 
 fn lone_element(node: &Cover) -> impl Iterator<Item = &Cover> {
@@ -148,11 +157,14 @@ mod tests {
         cover
     }
 
-    fn left(cover: &Cover, doc: &Value, xml: bool) -> Vec<String> {
+    fn left(cover: &Cover, doc: &serde_json::Value, xml: bool) -> Vec<String> {
         let mut out = Vec::new();
-        cover.uncovered(doc, if xml { '/' } else { '.' }, xml, &mut |p, _| {
-            out.push(p)
-        });
+        cover.uncovered(
+            &Node::from(doc.clone()),
+            if xml { '/' } else { '.' },
+            xml,
+            &mut |p, _| out.push(p),
+        );
         out
     }
 

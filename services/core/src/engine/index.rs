@@ -7,10 +7,13 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
-
 use crate::profile::compile::FlattenPlan;
-use crate::tree::Pattern;
+use smallvec::{SmallVec, smallvec};
+
+use crate::tree::{Node, Pattern};
+
+/// List indices of one match (lists nest a few levels at most, so they live on the stack).
+pub(crate) type Idx = SmallVec<[usize; 4]>;
 
 /// One flatten's numbering for one document.
 #[derive(Debug, Default)]
@@ -27,7 +30,7 @@ pub(crate) struct Numbering<'p> {
 
 impl<'p> Numbering<'p> {
     /// Numbers the flattened pairs of `member_doc` (forward). Reverse needs no numbering.
-    pub(crate) fn new(flattens: &'p [FlattenPlan], member_doc: Option<&Value>) -> Self {
+    pub(crate) fn new(flattens: &'p [FlattenPlan], member_doc: Option<&Node>) -> Self {
         let flats = flattens
             .iter()
             .map(|plan| {
@@ -47,12 +50,12 @@ impl<'p> Numbering<'p> {
     }
 
     /// Canonical index tuples for a member match (empty when an outer element has no inner ones).
-    pub(crate) fn to_canonical(&self, member: &Pattern, idx: &[usize]) -> Vec<Vec<usize>> {
+    pub(crate) fn to_canonical(&self, member: &Pattern, idx: &[usize]) -> SmallVec<[Idx; 1]> {
         for (plan, flat) in &self.flats {
             if member.starts_with(&plan.inner) {
                 return match flat.pair_to_flat.get(&(idx[0], idx[1])) {
-                    Some(&k) => vec![prepend(k, &idx[2..])],
-                    None => Vec::new(),
+                    Some(&k) => smallvec![prepend(k, &idx[2..])],
+                    None => SmallVec::new(),
                 };
             }
             if member.starts_with(&plan.outer) {
@@ -63,7 +66,7 @@ impl<'p> Numbering<'p> {
                     .unwrap_or_default();
             }
         }
-        vec![idx.to_vec()]
+        smallvec![Idx::from_slice(idx)]
     }
 
     /// For each flatten whose pairs are not simply "one inner element per outer element", its
@@ -82,13 +85,13 @@ impl<'p> Numbering<'p> {
     }
 
     /// The member indices a canonical element came from (forward, for naming violations).
-    pub(crate) fn source_of(&self, member: &Pattern, idx: &[usize]) -> Vec<usize> {
+    pub(crate) fn source_of(&self, member: &Pattern, idx: &[usize]) -> Idx {
         for (plan, flat) in &self.flats {
             let pair = idx.first().and_then(|k| flat.flat_to_pair.get(*k)).copied();
             if member.starts_with(&plan.inner)
                 && let Some((i, j)) = pair
             {
-                return [&[i, j], &idx[1..]].concat();
+                return pair_then(i, j, &idx[1..]);
             }
             if member.starts_with(&plan.outer)
                 && let Some((i, _)) = pair
@@ -96,7 +99,7 @@ impl<'p> Numbering<'p> {
                 return prepend(i, &idx[1..]);
             }
         }
-        idx.to_vec()
+        Idx::from_slice(idx)
     }
 }
 
@@ -108,7 +111,7 @@ pub(crate) fn to_member(
     layouts: &[Option<Vec<(usize, usize)>>],
     member: &Pattern,
     idx: &[usize],
-) -> Vec<usize> {
+) -> Idx {
     for (n, plan) in flattens.iter().enumerate() {
         let (inner, outer) = (
             member.starts_with(&plan.inner),
@@ -126,20 +129,27 @@ pub(crate) fn to_member(
             .and_then(|l| l.get(k).copied())
             .unwrap_or((k, 0));
         return if inner {
-            [&[i, j], rest].concat()
+            pair_then(i, j, rest)
         } else {
             prepend(i, rest)
         };
     }
-    idx.to_vec()
+    Idx::from_slice(idx)
 }
 
 /// The key under a profile's extensions that holds its flattened layouts.
 pub(crate) const LAYOUT_KEY: &str = "$layout";
 
-fn prepend(first: usize, rest: &[usize]) -> Vec<usize> {
-    let mut v = Vec::with_capacity(rest.len() + 1);
+fn prepend(first: usize, rest: &[usize]) -> Idx {
+    let mut v = Idx::new();
     v.push(first);
+    v.extend_from_slice(rest);
+    v
+}
+
+fn pair_then(i: usize, j: usize, rest: &[usize]) -> Idx {
+    let mut v = Idx::new();
+    v.extend_from_slice(&[i, j]);
     v.extend_from_slice(rest);
     v
 }

@@ -20,26 +20,34 @@ use thiserror::Error;
 use crate::canonical::Certificate;
 use crate::limits::InputError;
 use crate::profile::Plan;
+use crate::tree::Node;
 
 /// A validated canonical record. Only [`Plan::read`] and [`Canonical::from_certificate`] make
 /// one, so holding it means every leaf passed its check.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Canonical(Value);
+pub struct Canonical(Node);
 
 impl Canonical {
     /// The record as JSON.
-    pub fn value(&self) -> &Value {
+    pub fn value(&self) -> Value {
+        self.0.to_value()
+    }
+
+    /// The record's tree.
+    pub fn node(&self) -> &Node {
         &self.0
     }
 
     /// The record from typed Rust (valid by construction).
     pub fn from_certificate(certificate: &Certificate) -> Self {
-        Self(serde_json::to_value(certificate).unwrap_or(Value::Null))
+        Self(Node::from(
+            serde_json::to_value(certificate).unwrap_or(Value::Null),
+        ))
     }
 
     /// The record as typed Rust.
     pub fn certificate(&self) -> Result<Certificate, serde_json::Error> {
-        serde::Deserialize::deserialize(&self.0)
+        serde_json::from_value(self.0.to_value())
     }
 }
 

@@ -1,17 +1,19 @@
 //! Member document → canonical record.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
+use smallvec::{SmallVec, smallvec};
 
-use super::index::Numbering;
+use super::index::{Idx, Numbering};
 use super::transform::scalar_text;
 use super::{Canonical, TranslateError, Violation};
 use crate::canonical::{self, Certificate};
 use crate::limits::InputError;
 use crate::profile::compile::FieldPlan;
 use crate::profile::{Plan, Syntax};
-use crate::tree::{Pattern, TEXT_KEY, xml};
+use crate::tree::{Node, Pattern, TEXT_KEY, xml};
 
 /// Collects what a read produces besides the record.
 pub(super) struct ReadState<'p> {
@@ -40,20 +42,20 @@ impl ReadState<'_> {
 
 impl Plan {
     /// Parses a document in this profile's syntax into its tree.
-    pub fn parse(&self, input: &[u8]) -> Result<Value, InputError> {
+    pub fn parse(&self, input: &[u8]) -> Result<Node, InputError> {
         self.limits.check_size(input)?;
         match &self.syntax {
             Syntax::Json => {
                 self.limits.check_json_depth(input)?;
-                let value: Value =
+                let node: Node =
                     serde_json::from_slice(input).map_err(|e| InputError::Malformed {
                         syntax: "JSON",
                         message: e.to_string(),
                     })?;
-                match value {
-                    Value::Object(_) => Ok(value),
+                match node {
+                    Node::Object(_) => Ok(node),
                     other => Err(InputError::NotAnObject {
-                        found: json_type_name(&other),
+                        found: node_type_name(&other),
                     }),
                 }
             }
@@ -70,8 +72,8 @@ impl Plan {
             numbering: Numbering::new(&self.flattens, Some(&tree)),
             violations: Vec::new(),
         };
-        let mut record = Value::Object(Map::new());
-        let mut kept: Vec<(String, Value)> = Vec::new();
+        let mut record = Node::object();
+        let mut kept: Vec<(String, Node)> = Vec::new();
         for field in &self.fields {
             read_field(&mut state, field, &tree, &mut record, &mut kept);
         }
@@ -83,38 +85,36 @@ impl Plan {
         let to_extensions: Vec<String> = kept.iter().map(|(p, _)| p.clone()).collect();
         let layouts = state.numbering.layouts();
         if !layouts.is_empty() {
-            let layouts: Map<String, Value> = layouts
+            let layouts = layouts
                 .into_iter()
                 .map(|(pattern, pairs)| {
-                    (
-                        pattern,
-                        pairs
-                            .into_iter()
-                            .map(|(i, j)| Value::from(vec![i, j]))
-                            .collect(),
-                    )
+                    let pairs = pairs
+                        .into_iter()
+                        .map(|(i, j)| Node::Scalar(Value::from(vec![i, j])))
+                        .collect();
+                    (pattern, Node::Array(pairs))
                 })
                 .collect();
-            kept.push((super::index::LAYOUT_KEY.to_owned(), Value::Object(layouts)));
+            kept.push((super::index::LAYOUT_KEY.to_owned(), Node::Object(layouts)));
         }
         if !kept.is_empty() {
-            let extensions = record.as_object_mut().map(|r| {
-                r.entry("extensions")
-                    .or_insert_with(|| Value::Object(Map::new()))
-            });
-            if let Some(Value::Object(extensions)) = extensions {
-                let mine = extensions
-                    .entry(self.id.clone())
-                    .or_insert_with(|| Value::Object(Map::new()));
-                if let Value::Object(mine) = mine {
-                    mine.extend(kept);
+            let mine = record.entry("extensions").entry(&self.id);
+            match mine {
+                Node::Object(entries) if !entries.is_empty() => {
+                    for (path, value) in kept {
+                        *mine.entry(&path) = value;
+                    }
                 }
+                _ => *mine = Node::Object(kept),
             }
         }
         super::write::fill_holes(&mut record);
         super::rules::check(&mut state, &record);
-        if state.violations.is_empty()
-            && let Err(e) = <Certificate as serde::Deserialize>::deserialize(&record)
+        // The catalog checks every leaf and the rules every required field, so the record
+        // always has the typed shape; debug builds (tests, fuzzing) prove it on every read.
+        if cfg!(debug_assertions)
+            && state.violations.is_empty()
+            && let Err(e) = serde_json::from_value::<Certificate>(record.to_value())
         {
             state.violation(
                 "(canonical record)".into(),
@@ -131,47 +131,63 @@ impl Plan {
     }
 }
 
-fn json_type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+fn node_type_name(node: &Node) -> &'static str {
+    match node {
+        Node::Null => "null",
+        Node::Scalar(Value::Bool(_)) => "a boolean",
+        Node::Scalar(Value::Number(_)) => "a number",
+        Node::Scalar(_) => "a string",
+        Node::Array(_) => "an array",
+        Node::Object(_) => "an object",
+    }
+}
+
+/// A value as the transforms see it: scalars borrowed, lists and objects (which only composite
+/// fields take) converted.
+pub(super) fn as_value(node: &Node) -> Option<Cow<'_, Value>> {
+    match node {
+        Node::Null => None,
+        Node::Scalar(v) => Some(Cow::Borrowed(v)),
+        other => Some(Cow::Owned(other.to_value())),
     }
 }
 
 /// A member value as the transforms see it: XML text unwrapped, blank text as absent.
-fn member_value(value: &Value, xml: bool) -> Option<Value> {
-    let value = match value {
+fn member_value(node: &Node, xml: bool) -> Option<Cow<'_, Value>> {
+    let node = match node {
         // An element with attributes or children: its text, if it has any.
-        Value::Object(map) if xml => map.get(TEXT_KEY)?,
+        Node::Object(_) if xml => node.get(TEXT_KEY)?,
         other => other,
     };
-    match value {
-        Value::String(s) if s.trim().is_empty() => None,
-        Value::Null => None,
-        other => Some(other.clone()),
+    match node {
+        Node::Scalar(Value::String(s)) if s.trim().is_empty() => None,
+        other => as_value(other),
     }
 }
 
-type Inputs = Vec<(Vec<usize>, Vec<Option<Value>>)>;
+/// Inputs of one transform call: one value per path, on the stack.
+pub(super) type Refs<'a> = SmallVec<[Option<&'a Value>; 2]>;
 
-fn gather(field: &FieldPlan, tree: &Value, xml: bool) -> Inputs {
-    if let [only] = field.member.as_slice() {
+/// The values at each of `patterns`, grouped by list indices (the values of one list element
+/// stay together), each passed through `take`.
+pub(super) fn gather<'v, T: Clone>(
+    patterns: &[Pattern],
+    tree: &'v Node,
+    take: impl Fn(&'v Node) -> Option<T>,
+) -> Vec<(Idx, SmallVec<[Option<T>; 2]>)> {
+    if let [only] = patterns {
         let mut found = Vec::new();
         only.for_each_match(tree, &mut |idx, v| {
-            found.push((idx.to_vec(), vec![member_value(v, xml)]))
+            found.push((Idx::from_slice(idx), smallvec![take(v)]))
         });
         return found;
     }
-    let mut by_index: BTreeMap<Vec<usize>, Vec<Option<Value>>> = BTreeMap::new();
-    for (i, pattern) in field.member.iter().enumerate() {
+    let mut by_index: BTreeMap<Idx, SmallVec<[Option<T>; 2]>> = BTreeMap::new();
+    for (i, pattern) in patterns.iter().enumerate() {
         pattern.for_each_match(tree, &mut |idx, v| {
             by_index
-                .entry(idx.to_vec())
-                .or_insert_with(|| vec![None; field.member.len()])[i] = member_value(v, xml);
+                .entry(Idx::from_slice(idx))
+                .or_insert_with(|| smallvec![None; patterns.len()])[i] = take(v);
         });
     }
     by_index.into_iter().collect()
@@ -180,30 +196,32 @@ fn gather(field: &FieldPlan, tree: &Value, xml: bool) -> Inputs {
 fn read_field(
     state: &mut ReadState<'_>,
     field: &FieldPlan,
-    tree: &Value,
-    record: &mut Value,
-    kept: &mut Vec<(String, Value)>,
+    tree: &Node,
+    record: &mut Node,
+    kept: &mut Vec<(String, Node)>,
 ) {
     let xml = state.plan.syntax.is_xml();
     if field.member.is_empty() {
         // A canonical constant.
         if let (Some(value), Some(pattern)) = (&field.constant, field.canonical.first()) {
-            pattern.set(record, &[], value.clone(), false);
+            pattern.set(record, &[], Node::from(value.clone()), false);
         }
         return;
     }
     if field.canonical.is_empty() {
         // A member constant: the document may carry it, and then it must be that value.
         if let (Some(constant), Some(pattern)) = (&field.constant, field.member.first()) {
-            pattern.for_each_match(tree, &mut |idx, value| {
-                if member_value(value, xml)
-                    .is_some_and(|v| v != *constant && scalar_text(&v) != scalar_text(constant))
+            pattern.for_each_match(tree, &mut |idx, node| {
+                if let Some(v) = member_value(node, xml)
+                    && *v != *constant
+                    && scalar_text(&v) != scalar_text(constant)
                 {
+                    let value = Some(scalar_text(&v).unwrap_or_else(|| v.to_string()));
                     let message = format!("expected the constant {constant}");
-                    state.violations.push(super::Violation {
+                    state.violations.push(Violation {
                         path: pattern.concrete(idx),
                         rule: "constant".into(),
-                        value: Some(scalar_text(value).unwrap_or_else(|| value.to_string())),
+                        value,
                         message,
                     });
                 }
@@ -211,27 +229,30 @@ fn read_field(
         }
         return;
     }
-    let mut inputs = gather(field, tree, xml);
+    let mut inputs = gather(&field.member, tree, |v| member_value(v, xml));
     if inputs
         .iter()
         .all(|(_, values)| values.iter().all(Option::is_none))
         && let Some(default) = &field.default
     {
-        inputs = vec![(Vec::new(), vec![Some(default.clone()); field.member.len()])];
+        inputs = vec![(
+            Idx::new(),
+            smallvec![Some(Cow::Borrowed(default)); field.member.len()],
+        )];
     }
     for (idx, values) in inputs {
         if values.iter().all(Option::is_none) {
             continue;
         }
-        let outputs = match field.transform.forward(&values) {
+        let refs: Refs<'_> = values.iter().map(|v| v.as_deref()).collect();
+        let outputs = match field.transform.forward(&refs) {
             Ok(outputs) => outputs,
             Err(e) => {
                 let path = field.member[e.input.min(field.member.len() - 1)].concrete(&idx);
-                let value = values.get(e.input).cloned().flatten();
                 state.violation(
                     path,
                     e.rule,
-                    value.as_ref(),
+                    refs.get(e.input).copied().flatten(),
                     format!("expected {}", e.expected),
                 );
                 continue;
@@ -240,38 +261,38 @@ fn read_field(
         let targets = state.numbering.to_canonical(&field.member[0], &idx);
         if targets.is_empty() {
             // An outer list element with no inner elements: nowhere to put it, so keep it.
-            for (pattern, value) in field.member.iter().zip(&values) {
+            for (pattern, value) in field.member.iter().zip(&refs) {
                 if let Some(value) = value {
-                    kept.push((pattern.concrete(&idx), value.clone()));
+                    kept.push((pattern.concrete(&idx), Node::from((*value).clone())));
                 }
             }
             continue;
         }
-        let source_path = field.member[0].concrete(&idx);
-        let source_value = values.iter().flatten().next().cloned();
+        let source_value = refs.iter().flatten().next().copied();
         for (i, output) in outputs.into_iter().enumerate() {
             let Some(output) = output else { continue };
             let (Some(pattern), Some(kind)) = (field.canonical.get(i), field.kinds.get(i)) else {
                 continue;
             };
             let checked = match kind {
-                Some(kind) => kind.check(&output).map_err(|f| vec![(f.rule, f.expected)]),
+                Some(kind) => kind.check(output).map_err(|f| vec![(f.rule, f.expected)]),
                 None => check_subtree(pattern, output),
             };
             match checked {
                 Ok(value) => {
-                    for target in &targets {
-                        pattern.set(record, target, value.clone(), false);
+                    let value = Node::from(value);
+                    if let [only] = targets.as_slice() {
+                        pattern.set(record, only, value, false);
+                    } else {
+                        for target in &targets {
+                            pattern.set(record, target, value.clone(), false);
+                        }
                     }
                 }
                 Err(failures) => {
                     for (rule, expected) in failures {
-                        state.violation(
-                            source_path.clone(),
-                            rule,
-                            source_value.as_ref(),
-                            format!("expected {expected}"),
-                        );
+                        let path = field.member[0].concrete(&idx);
+                        state.violation(path, rule, source_value, format!("expected {expected}"));
                     }
                 }
             }
@@ -293,13 +314,10 @@ fn check_subtree(pattern: &Pattern, value: Value) -> Result<Value, Vec<(&'static
 
 fn check_value(path: &str, value: Value, failures: &mut Vec<(&'static str, String)>) -> Value {
     if let Some(leaf) = canonical::catalog().leaf(path) {
-        return match leaf.kind.check(&value) {
-            Ok(v) => v,
-            Err(f) => {
-                failures.push((f.rule, format!("{} at {path}", f.expected)));
-                value
-            }
-        };
+        return leaf.kind.check(value).unwrap_or_else(|f| {
+            failures.push((f.rule, format!("{} at {path}", f.expected)));
+            Value::Null
+        });
     }
     match value {
         Value::Object(map) => Value::Object(

@@ -4,7 +4,7 @@
 
 use std::sync::LazyLock;
 
-use serde_json::Value;
+use crate::tree::Node;
 
 use super::read::ReadState;
 use super::transform::scalar_text;
@@ -33,7 +33,7 @@ static BUILT_IN: LazyLock<Vec<(Pattern, String)>> = LazyLock::new(|| {
         .collect()
 });
 
-pub(super) fn check(state: &mut ReadState<'_>, record: &Value) {
+pub(super) fn check(state: &mut ReadState<'_>, record: &Node) {
     for (parent, key) in BUILT_IN.iter() {
         let parents = matches_or_root(parent, record);
         for (idx, object) in parents {
@@ -52,11 +52,7 @@ pub(super) fn check(state: &mut ReadState<'_>, record: &Value) {
             }
         }
     }
-    if record
-        .get("goods_items")
-        .and_then(Value::as_array)
-        .is_none_or(Vec::is_empty)
-    {
+    if !matches!(record.get("goods_items"), Some(Node::Array(items)) if !items.is_empty()) {
         let path = state_path(state, &pattern("goods_items[]"), &[]);
         state.violation(
             path,
@@ -77,9 +73,10 @@ pub(super) fn check(state: &mut ReadState<'_>, record: &Value) {
             } => {
                 let mut bad = Vec::new();
                 path.for_each_match(record, &mut |idx, v| {
-                    let text = scalar_text(v).unwrap_or_else(|| v.to_string());
+                    let value = v.to_value();
+                    let text = scalar_text(&value).unwrap_or_else(|| value.to_string());
                     if !values.contains(&text) {
-                        bad.push((idx.to_vec(), v.clone()));
+                        bad.push((idx.to_vec(), value));
                     }
                 });
                 for (idx, v) in bad {
@@ -101,7 +98,7 @@ pub(super) fn check(state: &mut ReadState<'_>, record: &Value) {
                 let depth = scope.iter().filter(|s| matches!(s, Step::Each)).count();
                 let mut holds: Vec<Vec<usize>> = Vec::new();
                 when.for_each_match(record, &mut |idx, v| {
-                    if scalar_text(v).as_deref() == Some(equals.as_str()) {
+                    if v.as_scalar().and_then(scalar_text).as_deref() == Some(equals.as_str()) {
                         let key = idx[..depth.min(idx.len())].to_vec();
                         if !holds.contains(&key) {
                             holds.push(key);
@@ -133,7 +130,7 @@ fn pattern(text: &str) -> Pattern {
     Pattern::parse(text, '.').unwrap_or_else(|_| unreachable!("static pattern {text}"))
 }
 
-fn matches_or_root<'v>(parent: &Pattern, record: &'v Value) -> Vec<(Vec<usize>, &'v Value)> {
+fn matches_or_root<'v>(parent: &Pattern, record: &'v Node) -> Vec<(Vec<usize>, &'v Node)> {
     if parent.steps() == [Step::Key("$root".into())] {
         return vec![(Vec::new(), record)];
     }
@@ -168,7 +165,7 @@ fn common_list_prefix(a: &Pattern, b: &Pattern) -> Vec<Step> {
 /// the indices of the outer lists already chosen).
 fn required(
     state: &mut ReadState<'_>,
-    record: &Value,
+    record: &Node,
     path: &Pattern,
     within: &[usize],
     message: Option<&str>,
@@ -180,7 +177,7 @@ fn required(
         .map_or(0, |i| i + 1);
     let scope = &steps[..scope_end];
     let rest = &steps[scope_end..];
-    let mut elements: Vec<(Vec<usize>, &Value)> = Vec::new();
+    let mut elements: Vec<(Vec<usize>, &Node)> = Vec::new();
     if scope.is_empty() {
         elements.push((Vec::new(), record));
     } else {

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
+use smallvec::{SmallVec, smallvec};
 
 use crate::canonical::kind::is_decimal;
 use crate::codelists::{self, CountryStyle, CriterionTable};
@@ -137,8 +138,8 @@ pub(crate) fn scalar_text(value: &Value) -> Option<String> {
     }
 }
 
-fn text_of(inputs: &[Option<Value>], i: usize) -> Result<Option<String>, TransformError> {
-    match inputs.get(i).and_then(Option::as_ref) {
+fn text_of(inputs: &[Option<&Value>], i: usize) -> Result<Option<String>, TransformError> {
+    match inputs.get(i).copied().flatten() {
         None => Ok(None),
         Some(v) => scalar_text(v)
             .map(Some)
@@ -147,7 +148,10 @@ fn text_of(inputs: &[Option<Value>], i: usize) -> Result<Option<String>, Transfo
 }
 
 /// Result of a reverse transform: member values, and what could not be expressed.
-pub type Reverse = (Vec<Option<Value>>, Option<String>);
+pub type Reverse = (Values, Option<String>);
+
+/// Values for the other side, one per path (on the stack: transforms take one or two).
+pub type Values = SmallVec<[Option<Value>; 2]>;
 
 impl Transform {
     /// How many member and canonical paths the transform takes: `(member, canonical)`; `None`
@@ -162,13 +166,13 @@ impl Transform {
     }
 
     /// Member values → canonical values.
-    pub fn forward(&self, inputs: &[Option<Value>]) -> Result<Vec<Option<Value>>, TransformError> {
-        let one = |v: Value| Ok(vec![Some(v)]);
+    pub fn forward(&self, inputs: &[Option<&Value>]) -> Result<Values, TransformError> {
+        let one = |v: Value| Ok(smallvec![Some(v)]);
         match self {
-            Transform::Copy => Ok(vec![inputs.first().cloned().flatten()]),
+            Transform::Copy => Ok(smallvec![inputs.first().copied().flatten().cloned()]),
             Transform::Country(style) => {
                 let Some(text) = text_of(inputs, 0)? else {
-                    return Ok(vec![None]);
+                    return Ok(smallvec![None]);
                 };
                 match codelists::resolve_country(&text, *style) {
                     Some(code) => one(Value::from(code)),
@@ -181,7 +185,7 @@ impl Transform {
             }
             Transform::Hs { .. } => {
                 let Some(text) = text_of(inputs, 0)? else {
-                    return Ok(vec![None, None]);
+                    return Ok(smallvec![None, None]);
                 };
                 let digits: String = text.chars().filter(|c| !matches!(c, '.' | ' ')).collect();
                 if digits.len() < 6
@@ -195,11 +199,11 @@ impl Transform {
                     ));
                 }
                 let national = (digits.len() > 6).then(|| Value::from(&digits[6..]));
-                Ok(vec![Some(Value::from(&digits[..6])), national])
+                Ok(smallvec![Some(Value::from(&digits[..6])), national])
             }
             Transform::CodeList(table) => {
                 let Some(text) = text_of(inputs, 0)? else {
-                    return Ok(vec![None]);
+                    return Ok(smallvec![None]);
                 };
                 match table.canonical(&text) {
                     Some(v) => one(v.clone()),
@@ -212,7 +216,7 @@ impl Transform {
             }
             Transform::OriginCriterion(codes) => {
                 let Some(text) = text_of(inputs, 0)? else {
-                    return Ok(vec![None]);
+                    return Ok(smallvec![None]);
                 };
                 let parsed = parse_criterion(&text, codes)
                     .map_err(|expected| fail(0, "origin-criterion", expected))?;
@@ -223,7 +227,7 @@ impl Transform {
             Transform::DateTimeSplit => {
                 let (date, time) = (text_of(inputs, 0)?, text_of(inputs, 1)?);
                 match (date, time) {
-                    (None, None) => Ok(vec![None]),
+                    (None, None) => Ok(smallvec![None]),
                     (Some(date), Some(time)) => {
                         one(Value::String(format!("{}T{}", date.trim(), time.trim())))
                     }
@@ -237,7 +241,7 @@ impl Transform {
             }
             Transform::DateOnly { offset } => {
                 let Some(date) = text_of(inputs, 0)? else {
-                    return Ok(vec![None]);
+                    return Ok(smallvec![None]);
                 };
                 if date.len() != 10 {
                     return Err(fail(0, "date", "an ISO 8601 date, e.g. 2026-03-01"));
@@ -249,7 +253,7 @@ impl Transform {
             | Transform::Percent
             | Transform::UnitText(_) => {
                 let Some(text) = text_of(inputs, 0)? else {
-                    return Ok(vec![None]);
+                    return Ok(smallvec![None]);
                 };
                 match self {
                     Transform::Date => one(Value::String(text)),
@@ -274,7 +278,7 @@ impl Transform {
             }
             Transform::MeasureText => {
                 let Some(text) = text_of(inputs, 0)? else {
-                    return Ok(vec![None, None]);
+                    return Ok(smallvec![None, None]);
                 };
                 let text = text.trim();
                 let split = text
@@ -289,7 +293,7 @@ impl Transform {
                     ));
                 }
                 match codelists::unit_from_text(unit) {
-                    Some(code) => Ok(vec![
+                    Some(code) => Ok(smallvec![
                         Some(Value::from(number)),
                         Some(Value::String(code.into_owned())),
                     ]),
@@ -302,18 +306,18 @@ impl Transform {
             }
             Transform::SchemeId { separator } => {
                 let Some(text) = text_of(inputs, 0)? else {
-                    return Ok(vec![None, None]);
+                    return Ok(smallvec![None, None]);
                 };
                 Ok(match text.rsplit_once(separator.as_str()) {
                     Some((scheme, id)) if !scheme.is_empty() && !id.is_empty() => {
-                        vec![Some(Value::from(id)), Some(Value::from(scheme))]
+                        smallvec![Some(Value::from(id)), Some(Value::from(scheme))]
                     }
-                    _ => vec![Some(Value::String(text)), None],
+                    _ => smallvec![Some(Value::String(text)), None],
                 })
             }
             Transform::Split { separator } => {
                 let Some(text) = text_of(inputs, 0)? else {
-                    return Ok(vec![None]);
+                    return Ok(smallvec![None]);
                 };
                 let parts: Vec<Value> = text
                     .split(separator.as_str())
@@ -325,17 +329,17 @@ impl Transform {
     }
 
     /// Canonical values → member values, and a note of anything that could not be written.
-    pub fn reverse(&self, inputs: &[Option<Value>]) -> Reverse {
-        let none = |n: usize| (vec![None; n], None);
-        let text = |i: usize| inputs.get(i).and_then(Option::as_ref).and_then(scalar_text);
+    pub fn reverse(&self, inputs: &[Option<&Value>]) -> Reverse {
+        let none = |n: usize| (smallvec![None; n], None);
+        let text = |i: usize| inputs.get(i).copied().flatten().and_then(scalar_text);
         match self {
-            Transform::Copy => (vec![inputs.first().cloned().flatten()], None),
+            Transform::Copy => (smallvec![inputs.first().copied().flatten().cloned()], None),
             Transform::Country(style) => match text(0) {
                 None => none(1),
                 Some(code) => match codelists::format_country(&code, *style) {
-                    Some(written) => (vec![Some(Value::from(written))], None),
+                    Some(written) => (smallvec![Some(Value::from(written))], None),
                     None => (
-                        vec![None],
+                        smallvec![None],
                         Some(format!("country {code} has no {}", style_name(*style))),
                     ),
                 },
@@ -355,30 +359,34 @@ impl Transform {
                         ),
                         (false, _) => format!("{hs}{national}"),
                     };
-                    (vec![Some(Value::String(written))], None)
+                    (smallvec![Some(Value::String(written))], None)
                 }
             },
-            Transform::CodeList(table) => match inputs.first().and_then(Option::as_ref) {
+            Transform::CodeList(table) => match inputs.first().copied().flatten() {
                 None => none(1),
                 Some(value) => match table.printed(value) {
-                    Some(printed) => (vec![Some(Value::from(printed))], None),
+                    Some(printed) => (smallvec![Some(Value::from(printed))], None),
                     None => (
-                        vec![None],
+                        smallvec![None],
                         Some(format!("{value} has no code in table {}", table.name)),
                     ),
                 },
             },
-            Transform::OriginCriterion(codes) => match inputs.first().and_then(Option::as_ref) {
+            Transform::OriginCriterion(codes) => match inputs.first().copied().flatten() {
                 None => none(1),
                 Some(value) => format_criterion(value, codes),
             },
             Transform::DateTimeSplit => match text(0) {
                 None => none(2),
                 Some(dt) => match dt.split_once('T') {
-                    Some((date, time)) => {
-                        (vec![Some(Value::from(date)), Some(Value::from(time))], None)
-                    }
-                    None => (vec![None, None], Some(format!("{dt} is not a date-time"))),
+                    Some((date, time)) => (
+                        smallvec![Some(Value::from(date)), Some(Value::from(time))],
+                        None,
+                    ),
+                    None => (
+                        smallvec![None, None],
+                        Some(format!("{dt} is not a date-time")),
+                    ),
                 },
             },
             Transform::DateOnly { offset } => match text(0) {
@@ -389,7 +397,7 @@ impl Transform {
                     let loss = (!exact).then(|| {
                         format!("time of day and offset of {dt} (written as the date {date})")
                     });
-                    (vec![Some(Value::String(date))], loss)
+                    (smallvec![Some(Value::String(date))], loss)
                 }
             },
             Transform::Date => match text(0) {
@@ -398,7 +406,7 @@ impl Transform {
                     let date = value.get(..10).unwrap_or(&value).to_owned();
                     let loss = (date != value)
                         .then(|| format!("time of day of {value} (written as the date {date})"));
-                    (vec![Some(Value::String(date))], loss)
+                    (smallvec![Some(Value::String(date))], loss)
                 }
             },
             Transform::MeasureText => match (text(0), text(1)) {
@@ -407,13 +415,13 @@ impl Transform {
                         .map(str::to_owned)
                         .unwrap_or(unit);
                     (
-                        vec![Some(Value::String(format!("{value} {written}")))],
+                        smallvec![Some(Value::String(format!("{value} {written}")))],
                         None,
                     )
                 }
                 (None, None) => none(1),
                 _ => (
-                    vec![None],
+                    smallvec![None],
                     Some("a measure without both value and unit".into()),
                 ),
             },
@@ -427,13 +435,13 @@ impl Transform {
                         .or_else(|| codelists::unit_text(&code))
                         .unwrap_or(&code)
                         .to_owned();
-                    (vec![Some(Value::String(written))], None)
+                    (smallvec![Some(Value::String(written))], None)
                 }
             },
             Transform::SchemeId { separator } => match (text(0), text(1)) {
                 (None, None) => none(1),
                 (None, Some(scheme)) => (
-                    vec![None],
+                    smallvec![None],
                     Some(format!("identifier scheme {scheme} without an identifier")),
                 ),
                 (Some(id), scheme) => {
@@ -446,24 +454,24 @@ impl Transform {
                     let loss = id.contains(separator.as_str()).then(|| {
                         format!("identifier {id:?} contains the scheme separator {separator:?}; it reads back as scheme and identifier")
                     });
-                    (vec![Some(Value::String(written))], loss)
+                    (smallvec![Some(Value::String(written))], loss)
                 }
             },
             Transform::Prefix(prefix) => match text(0) {
                 None => none(1),
-                Some(v) => (vec![Some(Value::String(format!("{prefix}{v}")))], None),
+                Some(v) => (smallvec![Some(Value::String(format!("{prefix}{v}")))], None),
             },
-            Transform::Split { separator } => match inputs.first().and_then(Option::as_ref) {
+            Transform::Split { separator } => match inputs.first().copied().flatten() {
                 Some(Value::Array(parts)) => {
                     let joined: Vec<String> = parts.iter().filter_map(scalar_text).collect();
-                    (vec![Some(Value::String(joined.join(separator)))], None)
+                    (smallvec![Some(Value::String(joined.join(separator)))], None)
                 }
-                Some(other) => (vec![scalar_text(other).map(Value::String)], None),
+                Some(other) => (smallvec![scalar_text(other).map(Value::String)], None),
                 None => none(1),
             },
             Transform::Percent => match text(0) {
                 None => none(1),
-                Some(v) => (vec![Some(Value::String(format!("{v}%")))], None),
+                Some(v) => (smallvec![Some(Value::String(format!("{v}%")))], None),
             },
         }
     }
@@ -597,7 +605,7 @@ fn format_criterion(value: &Value, codes: &CriterionCodes) -> Reverse {
     if let Some(text) = value.get("text").and_then(Value::as_str)
         && parse_criterion(text, codes).is_ok_and(|p| p == wanted)
     {
-        return (vec![Some(Value::from(text))], None);
+        return (smallvec![Some(Value::from(text))], None);
     }
     let mut tokens = Vec::new();
     for code in &wanted.criteria {
@@ -605,7 +613,7 @@ fn format_criterion(value: &Value, codes: &CriterionCodes) -> Reverse {
             Some(printed) => tokens.push(printed.to_owned()),
             None => {
                 return (
-                    vec![None],
+                    smallvec![None],
                     Some(format!(
                         "criterion {code} has no code in this agreement's list"
                     )),
@@ -621,7 +629,7 @@ fn format_criterion(value: &Value, codes: &CriterionCodes) -> Reverse {
             Some(printed) => tokens.push(printed.to_owned()),
             None => {
                 return (
-                    vec![None],
+                    smallvec![None],
                     Some(format!(
                         "modifier {code} has no code in this agreement's list"
                     )),
@@ -631,7 +639,7 @@ fn format_criterion(value: &Value, codes: &CriterionCodes) -> Reverse {
     }
     if wanted.criteria.is_empty() {
         return (
-            vec![None],
+            smallvec![None],
             Some("an origin criterion without criteria".into()),
         );
     }
@@ -639,7 +647,7 @@ fn format_criterion(value: &Value, codes: &CriterionCodes) -> Reverse {
     let loss = value.get("text").and_then(Value::as_str).map(|printed| {
         format!("printed text {printed:?} is written {written:?} in this profile's codes")
     });
-    (vec![Some(Value::String(written))], loss)
+    (smallvec![Some(Value::String(written))], loss)
 }
 
 #[cfg(test)]
@@ -648,11 +656,13 @@ mod tests {
     use serde_json::json;
 
     fn fwd(t: &Transform, inputs: &[Value]) -> Result<Vec<Option<Value>>, TransformError> {
-        t.forward(&inputs.iter().cloned().map(Some).collect::<Vec<_>>())
+        t.forward(&inputs.iter().map(Some).collect::<Vec<_>>())
+            .map(Values::into_vec)
     }
 
-    fn rev(t: &Transform, inputs: &[Value]) -> Reverse {
-        t.reverse(&inputs.iter().cloned().map(Some).collect::<Vec<_>>())
+    fn rev(t: &Transform, inputs: &[Value]) -> (Vec<Option<Value>>, Option<String>) {
+        let (values, loss) = t.reverse(&inputs.iter().map(Some).collect::<Vec<_>>());
+        (values.into_vec(), loss)
     }
 
     fn rcep() -> CriterionCodes {

@@ -1,23 +1,22 @@
 //! Canonical record → member document.
 
-use std::collections::BTreeMap;
-
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::index::{LAYOUT_KEY, to_member};
+use super::read::{Refs, as_value, gather};
 use super::transform::scalar_text;
 use super::{Canonical, Loss};
 use crate::profile::compile::{FieldPlan, JsonType};
 use crate::profile::{Plan, Syntax};
 use crate::tree::path::concrete;
-use crate::tree::{Pattern, Step, xml};
+use crate::tree::{Node, Pattern, Step, xml};
 
 impl Plan {
     /// Writes a canonical record as a document of this profile, and lists what it could not
     /// express. Extensions this profile put into the record are written back where they were.
     pub fn write(&self, canonical: &Canonical) -> (Vec<u8>, Vec<Loss>) {
-        let record = canonical.value();
-        let mut out = Value::Object(Map::new());
+        let record = canonical.node();
+        let mut out = Node::object();
         let mut losses = Vec::new();
         let layouts = self.layouts(record);
         for field in &self.fields {
@@ -32,13 +31,13 @@ impl Plan {
                     });
                 }
             });
-        if let Some(Value::Object(extensions)) = record.get("extensions") {
+        if let Some(Node::Object(extensions)) = record.get("extensions") {
             let covered = self
                 .fields
                 .iter()
                 .any(|f| f.canonical.iter().any(|p| p.to_string() == "extensions"));
             for (origin, entries) in extensions {
-                let Value::Object(entries) = entries else {
+                let Node::Object(entries) = entries else {
                     continue;
                 };
                 for (path, value) in entries {
@@ -70,7 +69,7 @@ impl Plan {
     }
 
     /// The layouts this profile recorded when it read the record, where they still fit it.
-    fn layouts(&self, record: &Value) -> Vec<Option<Vec<(usize, usize)>>> {
+    fn layouts(&self, record: &Node) -> Vec<Option<Vec<(usize, usize)>>> {
         let saved = record
             .get("extensions")
             .and_then(|e| e.get(&self.id))
@@ -78,10 +77,13 @@ impl Plan {
         self.flattens
             .iter()
             .map(|flatten| {
-                let pairs = saved?.get(flatten.pairs.to_string())?.as_array()?;
+                let Node::Array(pairs) = saved?.get(&flatten.pairs.to_string())? else {
+                    return None;
+                };
                 let pairs: Option<Vec<(usize, usize)>> = pairs
                     .iter()
                     .map(|p| {
+                        let p = p.as_scalar()?;
                         Some((
                             usize::try_from(p.get(0)?.as_u64()?).ok()?,
                             usize::try_from(p.get(1)?.as_u64()?).ok()?,
@@ -97,26 +99,32 @@ impl Plan {
     fn write_field(
         &self,
         field: &FieldPlan,
-        record: &Value,
+        record: &Node,
         layouts: &[Option<Vec<(usize, usize)>>],
-        out: &mut Value,
+        out: &mut Node,
         losses: &mut Vec<Loss>,
     ) {
         let xml = self.syntax.is_xml();
         if field.canonical.is_empty() {
             if let (Some(value), Some(pattern)) = (&field.constant, field.member.first()) {
-                pattern.set(out, &[], self.member_type(field, value.clone()), xml);
+                pattern.set(
+                    out,
+                    &[],
+                    Node::from(self.member_type(field, value.clone())),
+                    xml,
+                );
             }
             return;
         }
         if field.member.is_empty() {
             if let (Some(constant), Some(pattern)) = (&field.constant, field.canonical.first()) {
-                pattern.for_each_match(record, &mut |idx, value| {
-                    if value != constant {
+                pattern.for_each_match(record, &mut |idx, node| {
+                    if node.as_scalar() != Some(constant) {
                         losses.push(Loss {
                             path: pattern.concrete(idx),
                             reason: format!(
-                                "{value} differs from {constant}, which profile {} always means",
+                                "{} differs from {constant}, which profile {} always means",
+                                node.to_value(),
                                 self.id
                             ),
                         });
@@ -125,27 +133,26 @@ impl Plan {
             }
             return;
         }
-        let mut inputs: BTreeMap<Vec<usize>, Vec<Option<Value>>> = BTreeMap::new();
-        for (i, pattern) in field.canonical.iter().enumerate() {
-            pattern.for_each_match(record, &mut |idx, v| {
-                inputs
-                    .entry(idx.to_vec())
-                    .or_insert_with(|| vec![None; field.canonical.len()])[i] = Some(v.clone());
-            });
-        }
+        let inputs = gather(&field.canonical, record, as_value);
         if inputs.is_empty()
             && let Some(default) = &field.default
         {
             for pattern in &field.member {
-                pattern.set(out, &[], self.member_type(field, default.clone()), xml);
+                pattern.set(
+                    out,
+                    &[],
+                    Node::from(self.member_type(field, default.clone())),
+                    xml,
+                );
             }
             return;
         }
         for (idx, values) in inputs {
-            let (outputs, loss) = field.transform.reverse(&values);
+            let refs: Refs<'_> = values.iter().map(|v| v.as_deref()).collect();
+            let (outputs, loss) = field.transform.reverse(&refs);
             if let Some(reason) = loss {
                 // The field is written (or not) as a whole, so the loss concerns all its paths.
-                for (pattern, value) in field.canonical.iter().zip(&values) {
+                for (pattern, value) in field.canonical.iter().zip(&refs) {
                     if value.is_some() {
                         losses.push(Loss {
                             path: loss_path(pattern, &idx),
@@ -157,7 +164,12 @@ impl Plan {
             for (pattern, output) in field.member.iter().zip(outputs) {
                 if let Some(value) = output {
                     let member_idx = to_member(&self.flattens, layouts, pattern, &idx);
-                    pattern.set(out, &member_idx, self.member_type(field, value), xml);
+                    pattern.set(
+                        out,
+                        &member_idx,
+                        Node::from(self.member_type(field, value)),
+                        xml,
+                    );
                 }
             }
         }
@@ -165,7 +177,10 @@ impl Plan {
 
     fn member_type(&self, field: &FieldPlan, value: Value) -> Value {
         if self.syntax.is_xml() {
-            return scalar_text(&value).map_or(value, Value::String);
+            return match value {
+                Value::String(_) => value,
+                other => scalar_text(&other).map_or(other, Value::String),
+            };
         }
         match field.json_type {
             None => value,
@@ -197,24 +212,24 @@ fn loss_path(pattern: &Pattern, idx: &[usize]) -> String {
 /// Lists written sparsely (an element none of whose fields had a value) are closed up: lists of
 /// scalars lose the gap, lists of objects get an empty object there (so later elements keep
 /// their places).
-pub(crate) fn fill_holes(value: &mut Value) {
-    match value {
-        Value::Array(items) => {
+pub(crate) fn fill_holes(node: &mut Node) {
+    match node {
+        Node::Array(items) => {
             if items
                 .iter()
-                .all(|item| !item.is_object() && !item.is_array())
+                .all(|item| matches!(item, Node::Null | Node::Scalar(_)))
             {
                 items.retain(|item| !item.is_null());
             }
             for item in items {
                 if item.is_null() {
-                    *item = Value::Object(Map::new());
+                    *item = Node::object();
                 } else {
                     fill_holes(item);
                 }
             }
         }
-        Value::Object(map) => map.values_mut().for_each(fill_holes),
+        Node::Object(entries) => entries.iter_mut().for_each(|(_, v)| fill_holes(v)),
         _ => {}
     }
 }

@@ -580,7 +580,7 @@ fn compile_field(
     for value in [&constant, &default].into_iter().flatten() {
         if member.is_empty()
             && let Some(Some(kind)) = kinds.first()
-            && let Err(failure) = kind.check(value)
+            && let Err(failure) = kind.check(value.clone())
         {
             errors.push(
                 at,
@@ -822,14 +822,13 @@ fn compile_rule(entry: &Spanned<RuleDef>, i: usize, errors: &mut Errors<'_>) -> 
 mod tests {
     use super::*;
 
+    const HEADER: &str = "[profile]\nid = \"t\"\nversion = \"1\"\nsyntax = \"json\"\n";
+
     #[test]
     fn errors_name_the_line_and_entry() {
-        let source = r#"
-[profile]
-id = "t"
-version = "1"
-syntax = "json"
-
+        let source = format!(
+            r#"
+{HEADER}
 [[field]]
 member = "a"
 canonical = "id"
@@ -841,8 +840,9 @@ canonical = "goods_items[].hs_code"
 [[field]]
 member = "c[]"
 canonical = "goods_items[].hs_cod"
-"#;
-        let errors = compile(source, "t.toml").unwrap_err();
+"#
+        );
+        let errors = compile(&source, "t.toml").unwrap_err();
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert_eq!(errors[0].line, 11);
         assert!(
@@ -876,12 +876,9 @@ canonical = "goods_items[].hs_cod"
 
     #[test]
     fn transforms_are_checked() {
-        let source = r#"
-[profile]
-id = "t"
-version = "1"
-syntax = "json"
-
+        let source = format!(
+            r#"
+{HEADER}
 [[field]]
 member = "c"
 canonical = "export_country"
@@ -896,8 +893,9 @@ transform = "teleport"
 [[field]]
 canonical = "export_country"
 constant = "XX"
-"#;
-        let errors = compile(source, "t.toml").unwrap_err();
+"#
+        );
+        let errors = compile(&source, "t.toml").unwrap_err();
         assert_eq!(errors.len(), 3, "{errors:?}");
         assert!(errors[0].message.contains("klingon"));
         assert!(errors[1].message.contains("unknown transform"));

@@ -7,9 +7,7 @@
 
 use std::fmt;
 
-use serde_json::{Map, Value};
-
-use super::TEXT_KEY;
+use super::{Node, TEXT_KEY};
 
 /// One step of a path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -129,14 +127,14 @@ impl Pattern {
     }
 
     /// Calls `visit(indices, value)` for every value the pattern reaches in `root`.
-    pub fn for_each_match<'v>(&self, root: &'v Value, visit: &mut dyn FnMut(&[usize], &'v Value)) {
+    pub fn for_each_match<'v>(&self, root: &'v Node, visit: &mut dyn FnMut(&[usize], &'v Node)) {
         let mut indices = Vec::with_capacity(4);
         walk(&self.steps, root, &mut indices, visit);
     }
 
     /// Writes `value` at the concrete path given by `indices`, creating objects and lists on the
     /// way. With `xml_text`, a value written where an object already stands becomes its text.
-    pub fn set(&self, root: &mut Value, indices: &[usize], value: Value, xml_text: bool) {
+    pub fn set(&self, root: &mut Node, indices: &[usize], value: Node, xml_text: bool) {
         set(&self.steps, root, indices, value, xml_text);
     }
 }
@@ -170,7 +168,7 @@ pub fn concrete(steps: &[Step], indices: &[usize], separator: char) -> String {
 }
 
 /// How many values `steps` reach in `root`.
-pub fn count_matches(steps: &[Step], root: &Value) -> usize {
+pub fn count_matches(steps: &[Step], root: &Node) -> usize {
     let mut count = 0;
     let mut indices = Vec::new();
     walk(steps, root, &mut indices, &mut |_, _| count += 1);
@@ -179,9 +177,9 @@ pub fn count_matches(steps: &[Step], root: &Value) -> usize {
 
 fn walk<'v>(
     steps: &[Step],
-    value: &'v Value,
+    value: &'v Node,
     indices: &mut Vec<usize>,
-    visit: &mut dyn FnMut(&[usize], &'v Value),
+    visit: &mut dyn FnMut(&[usize], &'v Node),
 ) {
     let Some((step, rest)) = steps.split_first() else {
         if !value.is_null() {
@@ -190,25 +188,25 @@ fn walk<'v>(
         return;
     };
     match (step, value) {
-        (Step::Key(key), Value::Object(map)) => {
-            if let Some(child) = map.get(key) {
+        (Step::Key(key), Node::Object(_)) => {
+            if let Some(child) = value.get(key) {
                 walk(rest, child, indices, visit);
             }
         }
-        (Step::Each, Value::Array(items)) => {
+        (Step::Each, Node::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
                 indices.push(i);
                 walk(rest, item, indices, visit);
                 indices.pop();
             }
         }
-        (Step::Each, Value::Null) => {}
+        (Step::Each, Node::Null) => {}
         (Step::Each, single) => {
             indices.push(0);
             walk(rest, single, indices, visit);
             indices.pop();
         }
-        (Step::Index(n), Value::Array(items)) => {
+        (Step::Index(n), Node::Array(items)) => {
             if let Some(item) = items.get(*n) {
                 walk(rest, item, indices, visit);
             }
@@ -218,33 +216,22 @@ fn walk<'v>(
     }
 }
 
-fn set(steps: &[Step], slot: &mut Value, indices: &[usize], value: Value, xml_text: bool) {
+fn set(steps: &[Step], slot: &mut Node, indices: &[usize], value: Node, xml_text: bool) {
     let Some((step, rest)) = steps.split_first() else {
         match slot {
-            Value::Object(map) if xml_text => {
-                map.insert(TEXT_KEY.to_owned(), value);
-            }
+            Node::Object(_) if xml_text => *slot.entry(TEXT_KEY) = value,
             _ => *slot = value,
         }
         return;
     };
     match step {
         Step::Key(key) => {
-            if let Value::String(text) = slot
-                && xml_text
-            {
+            if xml_text && let Node::Scalar(_) = slot {
                 // An XML element that held only text gains an attribute or child.
-                let mut map = Map::new();
-                map.insert(TEXT_KEY.to_owned(), Value::String(std::mem::take(text)));
-                *slot = Value::Object(map);
+                let text = std::mem::take(slot);
+                *slot = Node::Object(vec![(TEXT_KEY.to_owned(), text)]);
             }
-            if !slot.is_object() {
-                *slot = Value::Object(Map::new());
-            }
-            if let Value::Object(map) = slot {
-                let child = map.entry(key.clone()).or_insert(Value::Null);
-                set(rest, child, indices, value, xml_text);
-            }
+            set(rest, slot.entry(key), indices, value, xml_text);
         }
         Step::Each | Step::Index(_) => {
             let (index, rest_indices) = match step {
@@ -254,17 +241,17 @@ fn set(steps: &[Step], slot: &mut Value, indices: &[usize], value: Value, xml_te
                     None => (0, indices),
                 },
             };
-            if !slot.is_array() {
+            if !matches!(slot, Node::Array(_)) {
                 let previous = std::mem::take(slot);
-                *slot = Value::Array(if previous.is_null() {
+                *slot = Node::Array(if previous.is_null() {
                     Vec::new()
                 } else {
                     vec![previous]
                 });
             }
-            if let Value::Array(items) = slot {
+            if let Node::Array(items) = slot {
                 if items.len() <= index {
-                    items.resize(index + 1, Value::Null);
+                    items.resize(index + 1, Node::Null);
                 }
                 set(rest, &mut items[index], rest_indices, value, xml_text);
             }
@@ -275,7 +262,7 @@ fn set(steps: &[Step], slot: &mut Value, indices: &[usize], value: Value, xml_te
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     #[test]
     fn parses_keys_lists_and_indices() {
@@ -293,10 +280,11 @@ mod tests {
 
     #[test]
     fn matches_yield_list_indices() {
-        let doc = json!({"items": [{"lines": [{"v": 1}, {"v": 2}]}, {"lines": {"v": 3}}]});
+        let doc =
+            Node::from(json!({"items": [{"lines": [{"v": 1}, {"v": 2}]}, {"lines": {"v": 3}}]}));
         let p = Pattern::parse("items[].lines[].v", '.').unwrap();
         let mut seen = Vec::new();
-        p.for_each_match(&doc, &mut |i, v| seen.push((i.to_vec(), v.clone())));
+        p.for_each_match(&doc, &mut |i, v| seen.push((i.to_vec(), v.to_value())));
         assert_eq!(
             seen,
             vec![
@@ -309,19 +297,26 @@ mod tests {
 
     #[test]
     fn set_creates_the_way_and_keeps_xml_text() {
-        let mut doc = Value::Null;
+        let mut doc = Node::Null;
+        let leaf = |v: Value| Node::Scalar(v);
         Pattern::parse("a.b[].c", '.')
             .unwrap()
-            .set(&mut doc, &[1], json!("x"), false);
-        assert_eq!(doc, json!({"a": {"b": [null, {"c": "x"}]}}));
-        let mut xml = json!({"Q": "450"});
+            .set(&mut doc, &[1], leaf(json!("x")), false);
+        assert_eq!(doc.to_value(), json!({"a": {"b": [null, {"c": "x"}]}}));
+        let mut xml = Node::from(json!({"Q": "450"}));
         Pattern::parse("Q/@unit", '/')
             .unwrap()
-            .set(&mut xml, &[], json!("KGM"), true);
-        assert_eq!(xml, json!({"Q": {"$text": "450", "@unit": "KGM"}}));
+            .set(&mut xml, &[], leaf(json!("KGM")), true);
+        assert_eq!(
+            xml.to_value(),
+            json!({"Q": {"$text": "450", "@unit": "KGM"}})
+        );
         Pattern::parse("Q", '/')
             .unwrap()
-            .set(&mut xml, &[], json!("451"), true);
-        assert_eq!(xml, json!({"Q": {"$text": "451", "@unit": "KGM"}}));
+            .set(&mut xml, &[], leaf(json!("451")), true);
+        assert_eq!(
+            xml.to_value(),
+            json!({"Q": {"$text": "451", "@unit": "KGM"}})
+        );
     }
 }

@@ -7,9 +7,11 @@
 use quick_xml::NsReader;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
-use serde_json::{Map, Value};
+use std::collections::HashMap;
 
-use super::TEXT_KEY;
+use serde_json::Value;
+
+use super::{Node, TEXT_KEY};
 use crate::limits::{InputError, Limits};
 
 /// The profile's namespaces: `(prefix, uri)`, the default namespace with prefix `""`.
@@ -42,8 +44,54 @@ impl Namespaces {
 
 struct Open {
     key: String,
-    map: Map<String, Value>,
+    children: Children,
     text: String,
+}
+
+/// An element's attributes and children, repeated children gathered into lists. Elements with
+/// many distinct children get a hash index so reading stays linear.
+#[derive(Default)]
+struct Children {
+    entries: Vec<(String, Node)>,
+    index: Option<HashMap<String, usize>>,
+}
+
+const SCAN_LIMIT: usize = 16;
+
+impl Children {
+    fn position(&self, key: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(key).copied(),
+            None => self.entries.iter().position(|(k, _)| k == key),
+        }
+    }
+
+    fn insert(&mut self, key: String, value: Node) {
+        if let Some(at) = self.position(&key) {
+            let existing = &mut self.entries[at].1;
+            match existing {
+                Node::Array(items) => items.push(value),
+                _ => {
+                    let first = std::mem::take(existing);
+                    *existing = Node::Array(vec![first, value]);
+                }
+            }
+            return;
+        }
+        if let Some(index) = &mut self.index {
+            index.insert(key.clone(), self.entries.len());
+        } else if self.entries.len() >= SCAN_LIMIT {
+            self.index = Some(
+                self.entries
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (k, _))| (k.clone(), i))
+                    .chain([(key.clone(), self.entries.len())])
+                    .collect(),
+            );
+        }
+        self.entries.push((key, value));
+    }
 }
 
 fn malformed(error: impl std::fmt::Display, reader_position: u64) -> InputError {
@@ -53,28 +101,15 @@ fn malformed(error: impl std::fmt::Display, reader_position: u64) -> InputError 
     }
 }
 
-fn insert_child(map: &mut Map<String, Value>, key: String, value: Value) {
-    match map.get_mut(&key) {
-        Some(Value::Array(items)) => items.push(value),
-        Some(existing) => {
-            let first = std::mem::take(existing);
-            *existing = Value::Array(vec![first, value]);
-        }
-        None => {
-            map.insert(key, value);
-        }
-    }
-}
-
-fn close(open: Open) -> Value {
-    if open.map.is_empty() {
-        Value::String(open.text)
+fn close(open: Open) -> Node {
+    let mut entries = open.children.entries;
+    if entries.is_empty() {
+        Node::Scalar(Value::String(open.text))
     } else {
-        let mut map = open.map;
         if !open.text.trim().is_empty() {
-            map.insert(TEXT_KEY.to_owned(), Value::String(open.text));
+            entries.push((TEXT_KEY.to_owned(), Node::Scalar(Value::String(open.text))));
         }
-        Value::Object(map)
+        Node::Object(entries)
     }
 }
 
@@ -85,7 +120,7 @@ pub fn read(
     namespaces: &Namespaces,
     root: &str,
     limits: &Limits,
-) -> Result<Value, InputError> {
+) -> Result<Node, InputError> {
     limits.check_size(input)?;
     let text = std::str::from_utf8(input).map_err(|e| InputError::Malformed {
         syntax: "XML",
@@ -94,7 +129,7 @@ pub fn read(
     let mut reader = NsReader::from_str(text);
     reader.config_mut().check_end_names = true;
     let mut stack: Vec<Open> = Vec::new();
-    let mut result: Option<Value> = None;
+    let mut result: Option<Node> = None;
     loop {
         let position = reader.buffer_position();
         let (resolved, event) = reader
@@ -138,7 +173,7 @@ pub fn read(
                         found: key,
                     });
                 }
-                let mut map = Map::new();
+                let mut children = Children::default();
                 for attribute in start.attributes() {
                     let attribute = attribute.map_err(|e| malformed(e, position))?;
                     let name = attribute.key;
@@ -160,11 +195,14 @@ pub fn read(
                         ) => InputError::UndefinedEntity { name },
                         other => malformed(other, position),
                     })?;
-                    map.insert(format!("@{attr_key}"), Value::String(value.into_owned()));
+                    children.insert(
+                        format!("@{attr_key}"),
+                        Node::Scalar(Value::String(value.into_owned())),
+                    );
                 }
                 let open = Open {
                     key,
-                    map,
+                    children,
                     text: String::new(),
                 };
                 if matches!(event, Event::Empty(_)) {
@@ -234,24 +272,24 @@ pub fn read(
         ));
     }
     match result {
-        Some(Value::String(text)) if text.trim().is_empty() => Ok(Value::Object(Map::new())),
+        Some(Node::Scalar(Value::String(text))) if text.trim().is_empty() => Ok(Node::object()),
         Some(value) => Ok(value),
         None => Err(malformed("no root element", 0)),
     }
 }
 
-fn finish(stack: &mut [Open], result: &mut Option<Value>, open: Open) {
+fn finish(stack: &mut [Open], result: &mut Option<Node>, open: Open) {
     let key = open.key.clone();
     let value = close(open);
     match stack.last_mut() {
-        Some(parent) => insert_child(&mut parent.map, key, value),
+        Some(parent) => parent.children.insert(key, value),
         None => *result = Some(value),
     }
 }
 
 /// Writes a tree as an XML document with root element `root` and the profile's namespaces
 /// declared on it, indented by two spaces.
-pub fn write(tree: &Value, namespaces: &Namespaces, root: &str) -> String {
+pub fn write(tree: &Node, namespaces: &Namespaces, root: &str) -> String {
     let mut out = String::with_capacity(4096);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let mut declarations = String::new();
@@ -286,8 +324,8 @@ fn element_name(key: &str) -> (String, String) {
     (key.to_owned(), String::new())
 }
 
-fn scalar_text(value: &Value) -> Option<String> {
-    match value {
+fn scalar_text(node: &Node) -> Option<String> {
+    match node.as_scalar()? {
         Value::String(s) => Some(s.clone()),
         Value::Bool(b) => Some(b.to_string()),
         Value::Number(n) => Some(n.to_string()),
@@ -295,71 +333,82 @@ fn scalar_text(value: &Value) -> Option<String> {
     }
 }
 
-fn write_element(out: &mut String, key: &str, value: &Value, depth: usize, extra_attrs: &str) {
-    match value {
-        Value::Null => {}
-        Value::Array(items) => {
+fn indent(out: &mut String, depth: usize) {
+    for _ in 0..depth {
+        out.push_str("  ");
+    }
+}
+
+fn close_tag(out: &mut String, name: &str) {
+    out.push_str("</");
+    out.push_str(name);
+    out.push_str(">\n");
+}
+
+fn write_element(out: &mut String, key: &str, value: &Node, depth: usize, extra_attrs: &str) {
+    let map = match value {
+        Node::Null => return,
+        Node::Array(items) => {
             for item in items {
                 write_element(out, key, item, depth, extra_attrs);
             }
+            return;
         }
-        _ => {
-            let (name, declaration) = element_name(key);
-            let indent = "  ".repeat(depth);
-            out.push_str(&indent);
-            out.push('<');
-            out.push_str(&name);
-            out.push_str(&declaration);
-            out.push_str(extra_attrs);
-            match value {
-                Value::Object(map) => {
-                    let mut text = None;
-                    let mut children = Vec::new();
-                    for (child_key, child) in map {
-                        if let Some(attr) = child_key.strip_prefix('@') {
-                            if let Some(s) = scalar_text(child) {
-                                out.push_str(&format!(
-                                    " {attr}=\"{}\"",
-                                    quick_xml::escape::escape(s.as_str())
-                                ));
-                            }
-                        } else if child_key == TEXT_KEY {
-                            text = scalar_text(child);
-                        } else if !child.is_null() {
-                            children.push((child_key, child));
-                        }
-                    }
-                    match (text, children.is_empty()) {
-                        (None, true) => out.push_str("/>\n"),
-                        (Some(text), true) => {
-                            out.push('>');
-                            out.push_str(&quick_xml::escape::escape(text.as_str()));
-                            out.push_str(&format!("</{name}>\n"));
-                        }
-                        (text, false) => {
-                            out.push_str(">\n");
-                            if let Some(text) = text {
-                                out.push_str(&indent);
-                                out.push_str("  ");
-                                out.push_str(&quick_xml::escape::escape(text.as_str()));
-                                out.push('\n');
-                            }
-                            for (child_key, child) in children {
-                                write_element(out, child_key, child, depth + 1, "");
-                            }
-                            out.push_str(&indent);
-                            out.push_str(&format!("</{name}>\n"));
-                        }
-                    }
-                }
-                other => {
-                    out.push('>');
-                    out.push_str(&quick_xml::escape::escape(
-                        scalar_text(other).unwrap_or_default().as_str(),
-                    ));
-                    out.push_str(&format!("</{name}>\n"));
+        Node::Object(map) => Some(map),
+        _ => None,
+    };
+    let (name, declaration) = element_name(key);
+    indent(out, depth);
+    out.push('<');
+    out.push_str(&name);
+    out.push_str(&declaration);
+    out.push_str(extra_attrs);
+    let Some(map) = map else {
+        out.push('>');
+        out.push_str(&quick_xml::escape::escape(
+            scalar_text(value).unwrap_or_default().as_str(),
+        ));
+        close_tag(out, &name);
+        return;
+    };
+    let mut text = None;
+    let mut has_children = false;
+    for (child_key, child) in map.iter() {
+        if let Some(attr) = child_key.strip_prefix('@') {
+            if let Some(s) = scalar_text(child) {
+                out.push(' ');
+                out.push_str(attr);
+                out.push_str("=\"");
+                out.push_str(&quick_xml::escape::escape(s.as_str()));
+                out.push('"');
+            }
+        } else if child_key == TEXT_KEY {
+            text = scalar_text(child);
+        } else if !child.is_null() {
+            has_children = true;
+        }
+    }
+    match (text, has_children) {
+        (None, false) => out.push_str("/>\n"),
+        (Some(text), false) => {
+            out.push('>');
+            out.push_str(&quick_xml::escape::escape(text.as_str()));
+            close_tag(out, &name);
+        }
+        (text, true) => {
+            out.push_str(">\n");
+            if let Some(text) = text {
+                indent(out, depth + 1);
+                out.push_str(&quick_xml::escape::escape(text.as_str()));
+                out.push('\n');
+            }
+            for (child_key, child) in map.iter() {
+                if !child_key.starts_with('@') && child_key != TEXT_KEY {
+                    write_element(out, child_key, child, depth + 1, "");
                 }
             }
+            indent(out, depth);
+            close_tag(out, &name);
         }
     }
 }
@@ -387,7 +436,7 @@ mod tests {
 </Doc>"#;
         let tree = read(xml, &ns(), "Doc", &Limits::default()).unwrap();
         assert_eq!(
-            tree,
+            tree.to_value(),
             json!({
                 "@version": "2",
                 "bc:Name": "A & B!",
@@ -404,9 +453,11 @@ mod tests {
             "bc:Name": "A <&> \"B\"",
             "Item": [{"@seq": "1", "Qty": {"@unit": "KGM", "$text": "5"}}, {"@seq": "2", "Note": "n"}],
         });
-        let xml = write(&tree, &ns(), "Doc");
+        let xml = write(&Node::from(tree.clone()), &ns(), "Doc");
         assert_eq!(
-            read(xml.as_bytes(), &ns(), "Doc", &Limits::default()).unwrap(),
+            read(xml.as_bytes(), &ns(), "Doc", &Limits::default())
+                .unwrap()
+                .to_value(),
             tree,
             "{xml}"
         );

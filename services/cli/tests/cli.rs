@@ -1,0 +1,244 @@
+//! The `originhub` command line contract, run as a user runs it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn originhub(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_originhub"))
+        .args(args)
+        .current_dir(repo())
+        .env_remove("ORIGINHUB_PROFILES")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or_default()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("originhub-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn translate_writes_the_document_to_stdout_and_the_report_to_stderr() {
+    let out = originhub(
+        &[
+            "translate",
+            "--from",
+            "edi3-coo-json",
+            "--to",
+            "borastria-xml",
+            "profiles/samples/edi3-coo-json.json",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("<?xml"), "{stdout}");
+    assert!(
+        stdout.contains(r#"<Route exportCountry="NZL" importCountry="KOR">"#),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("<Criterion code=\"G\"/>"),
+        "CTC is Borastria's G: {stdout}"
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "warning: not representable in borastria-xml: goods_items[1].origin_criterion.modifiers"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn translate_reads_stdin_and_prints_json() {
+    let doc = std::fs::read(repo().join("profiles/samples/chafta-form-json.json")).unwrap();
+    let out = originhub(
+        &[
+            "translate",
+            "--from",
+            "chafta-form-json",
+            "--to",
+            "canonical-json",
+            "--json",
+            "-",
+        ],
+        Some(&doc),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let document: Value = serde_json::from_str(result["document"].as_str().unwrap()).unwrap();
+    assert_eq!(document["import_country"], "CN");
+    assert_eq!(
+        document["goods_items"][0]["origin_criterion"]["criteria"][0],
+        "PE"
+    );
+    assert!(
+        result["report"]["not_representable"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn an_invalid_document_exits_1_and_lists_every_violation() {
+    let doc = text(&std::fs::read(repo().join("profiles/samples/aanzfta-vc-json.json")).unwrap())
+        .replace(r#""countryCode": "AU""#, r#""countryCode": "AUD""#)
+        .replace("0202.30", "88");
+    let out = originhub(
+        &[
+            "translate",
+            "--from",
+            "aanzfta-vc-json",
+            "--to",
+            "borastria-xml",
+        ],
+        Some(doc.as_bytes()),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("2 violation(s)"), "{stderr}");
+    assert!(stderr.contains(r#"consignor.postalAddress.countryCode: country-code: expected a country written as ISO 3166-1 alpha-2 code (got "AUD")"#), "{stderr}");
+    assert!(
+        stderr
+            .contains(r#"tradeLineItems[0].tradeProduct.harmonisedTariffCode.classCode: hs-code"#),
+        "{stderr}"
+    );
+
+    let json = originhub(
+        &[
+            "translate",
+            "--from",
+            "aanzfta-vc-json",
+            "--to",
+            "borastria-xml",
+            "--json",
+        ],
+        Some(doc.as_bytes()),
+    );
+    assert_eq!(json.status.code(), Some(1));
+    let result: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(result["violations"].as_array().unwrap().len(), 2);
+    assert_eq!(result["violations"][0]["value"], "AUD");
+}
+
+#[test]
+fn refused_input_and_usage_errors_have_their_own_exit_codes() {
+    let big = vec![b' '; 2048];
+    let out = originhub(
+        &[
+            "translate",
+            "--from",
+            "edi3-coo-json",
+            "--to",
+            "canonical-json",
+            "--max-bytes",
+            "1024",
+        ],
+        Some(&big),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr)
+            .contains("document refused: document is 1025 bytes, over the limit of 1024 bytes"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = originhub(
+        &["translate", "--from", "nope", "--to", "canonical-json"],
+        Some(b"{}"),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains(r#"no profile with id "nope""#),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = originhub(
+        &[
+            "translate",
+            "--from",
+            "edi3-coo-json",
+            "--to",
+            "canonical-json",
+            "--profiles",
+            "/nonexistent",
+        ],
+        Some(b"{}"),
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn profile_check_passes_the_shipped_profiles_and_points_at_lines() {
+    let out = originhub(&["profile", "check"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("5 profile(s) checked, 0 failed"));
+
+    let dir = scratch("check");
+    let broken = dir.join("broken.toml");
+    std::fs::write(&broken, "[profile]\nid = \"b\"\nversion = \"1\"\nsyntax = \"json\"\n\n[[field]]\nmember = \"x\"\ncanonical = \"goods_items[].hs_code\"\n").unwrap();
+    let out = originhub(&["profile", "check", broken.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{}:6: field #1 (x): member and canonical paths must cross the same number of lists",
+            broken.display()
+        )),
+        "{stderr}"
+    );
+
+    let json = originhub(
+        &["profile", "check", "--json", broken.to_str().unwrap()],
+        None,
+    );
+    let result: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(result["failed"], 1);
+    assert_eq!(result["profiles"][0]["errors"][0]["line"], 6);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn schema_canonical_prints_the_generated_json_schema() {
+    let out = originhub(&["schema", "canonical"], None);
+    assert!(out.status.success());
+    let schema: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        schema["title"],
+        "Origin Hub canonical certificate of origin"
+    );
+    assert_eq!(
+        schema["required"],
+        serde_json::json!(["id", "issue_date_time"])
+    );
+    assert_eq!(
+        schema["$defs"]["GoodsItem"]["properties"]["hs_code"]["x-originhub-kind"],
+        "hs-code"
+    );
+}

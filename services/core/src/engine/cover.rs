@@ -31,7 +31,7 @@ impl Cover {
             return;
         };
         let child = match step {
-            Step::Key(key) => self.keys.entry(key.clone()).or_default(),
+            Step::Key(key) => self.keys.entry(key.to_string()).or_default(),
             Step::Each => self.each.get_or_insert_with(Default::default),
             Step::Index(n) => {
                 let at = match self.index.iter().position(|(i, _)| i == n) {
@@ -83,10 +83,10 @@ fn walk(
                 return;
             }
             for (key, child) in map.iter() {
-                if terminal && key == TEXT_KEY {
+                if terminal && **key == *TEXT_KEY {
                     continue;
                 }
-                let mut next: Nodes<'_> = nodes.iter().filter_map(|n| n.keys.get(key)).collect();
+                let mut next: Nodes<'_> = nodes.iter().filter_map(|n| n.keys.get(&**key)).collect();
                 if !matches!(child, Node::Array(_)) {
                     // A lone value counts as a list of one.
                     let lone: Nodes<'_> = next.iter().flat_map(|n| lone_element(n)).collect();

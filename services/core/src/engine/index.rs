@@ -137,6 +137,26 @@ pub(crate) fn to_member(
     Idx::from_slice(idx)
 }
 
+/// Writes `(outer, inner)` pairs as `"0.0 0.1 1.0"`: one short string per document.
+pub(crate) fn encode_layout(pairs: &[(usize, usize)]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(pairs.len() * 4);
+    for (n, (i, j)) in pairs.iter().enumerate() {
+        let _ = write!(out, "{}{i}.{j}", if n == 0 { "" } else { " " });
+    }
+    out
+}
+
+/// Reads what [`encode_layout`] wrote; `None` if it was altered into something else.
+pub(crate) fn decode_layout(text: &str) -> Option<Vec<(usize, usize)>> {
+    text.split_whitespace()
+        .map(|pair| {
+            let (i, j) = pair.split_once('.')?;
+            Some((i.parse().ok()?, j.parse().ok()?))
+        })
+        .collect()
+}
+
 /// The key under a profile's extensions that holds its flattened layouts.
 pub(crate) const LAYOUT_KEY: &str = "$layout";
 
@@ -152,4 +172,18 @@ fn pair_then(i: usize, j: usize, rest: &[usize]) -> Idx {
     v.extend_from_slice(&[i, j]);
     v.extend_from_slice(rest);
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layouts_encode_and_decode() {
+        let pairs = vec![(0, 0), (0, 1), (1, 0), (12, 3)];
+        assert_eq!(encode_layout(&pairs), "0.0 0.1 1.0 12.3");
+        assert_eq!(decode_layout(&encode_layout(&pairs)), Some(pairs));
+        assert_eq!(decode_layout("0.x"), None);
+        assert_eq!(decode_layout(""), Some(vec![]));
+    }
 }

@@ -13,7 +13,7 @@ use crate::canonical::{self, Certificate};
 use crate::limits::InputError;
 use crate::profile::compile::FieldPlan;
 use crate::profile::{Plan, Syntax};
-use crate::tree::{Node, Pattern, TEXT_KEY, xml};
+use crate::tree::{Key, Node, Pattern, TEXT_KEY, xml};
 
 /// Collects what a read produces besides the record.
 pub(super) struct ReadState<'p> {
@@ -88,11 +88,10 @@ impl Plan {
             let layouts = layouts
                 .into_iter()
                 .map(|(pattern, pairs)| {
-                    let pairs = pairs
-                        .into_iter()
-                        .map(|(i, j)| Node::Scalar(Value::from(vec![i, j])))
-                        .collect();
-                    (pattern, Node::Array(pairs))
+                    (
+                        Key::from(pattern),
+                        Node::Scalar(Value::String(super::index::encode_layout(&pairs))),
+                    )
                 })
                 .collect();
             kept.push((super::index::LAYOUT_KEY.to_owned(), Node::Object(layouts)));
@@ -105,7 +104,13 @@ impl Plan {
                         *mine.entry(&path) = value;
                     }
                 }
-                _ => *mine = Node::Object(kept),
+                _ => {
+                    *mine = Node::Object(
+                        kept.into_iter()
+                            .map(|(path, value)| (Key::from(path), value))
+                            .collect(),
+                    )
+                }
             }
         }
         super::write::fill_holes(&mut record);

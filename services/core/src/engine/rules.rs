@@ -28,7 +28,7 @@ static BUILT_IN: LazyLock<Vec<(Pattern, String)>> = LazyLock::new(|| {
             } else {
                 Pattern::parse(&parent_text, '.').ok()?
             };
-            Some((parent, key.clone()))
+            Some((parent, key.to_string()))
         })
         .collect()
 });

@@ -41,10 +41,10 @@ impl Plan {
                     continue;
                 };
                 for (path, value) in entries {
-                    if path == LAYOUT_KEY {
+                    if **path == *LAYOUT_KEY {
                         continue;
                     }
-                    if origin == &self.id {
+                    if **origin == *self.id {
                         if let Ok(pattern) = Pattern::parse(path, self.syntax.separator()) {
                             pattern.set(&mut out, &[], value.clone(), self.syntax.is_xml());
                         }
@@ -62,7 +62,11 @@ impl Plan {
         }
         fill_holes(&mut out);
         let bytes = match &self.syntax {
-            Syntax::Json => serde_json::to_vec_pretty(&out).unwrap_or_default(),
+            Syntax::Json => {
+                let mut bytes = Vec::with_capacity(32 * 1024);
+                let _ = serde_json::to_writer_pretty(&mut bytes, &out);
+                bytes
+            }
             Syntax::Xml { root, namespaces } => xml::write(&out, namespaces, root).into_bytes(),
         };
         (bytes, losses)
@@ -77,19 +81,8 @@ impl Plan {
         self.flattens
             .iter()
             .map(|flatten| {
-                let Node::Array(pairs) = saved?.get(&flatten.pairs.to_string())? else {
-                    return None;
-                };
-                let pairs: Option<Vec<(usize, usize)>> = pairs
-                    .iter()
-                    .map(|p| {
-                        let p = p.as_scalar()?;
-                        Some((
-                            usize::try_from(p.get(0)?.as_u64()?).ok()?,
-                            usize::try_from(p.get(1)?.as_u64()?).ok()?,
-                        ))
-                    })
-                    .collect();
+                let pairs =
+                    super::index::decode_layout(saved?.get(&flatten.pairs.to_string())?.as_str()?);
                 let count = crate::tree::path::count_matches(&flatten.canonical, record);
                 pairs.filter(|p| p.len() == count)
             })

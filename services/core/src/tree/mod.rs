@@ -9,7 +9,7 @@ mod node;
 pub mod path;
 pub mod xml;
 
-pub use node::Node;
+pub use node::{Key, Node};
 pub use path::{Pattern, Step};
 
 /// The key under which an XML element that also has attributes or children keeps its text.

@@ -10,10 +10,15 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::Value;
+
+/// An object key. Shared: keys written from a compiled plan's paths are reference-counted copies
+/// of the plan's own, so building a tree does not allocate a string per key.
+pub type Key = Arc<str>;
 
 /// A document tree node.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -26,7 +31,7 @@ pub enum Node {
     /// A list.
     Array(Vec<Node>),
     /// An object: keys in document order, each once.
-    Object(Vec<(String, Node)>),
+    Object(Vec<(Key, Node)>),
 }
 
 /// Objects larger than this are checked for repeated keys with a hash set, not a scan.
@@ -60,7 +65,7 @@ impl Node {
     /// The entry at `key` of an object.
     pub fn get(&self, key: &str) -> Option<&Node> {
         match self {
-            Node::Object(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            Node::Object(entries) => entries.iter().find(|(k, _)| **k == *key).map(|(_, v)| v),
             _ => None,
         }
     }
@@ -68,24 +73,36 @@ impl Node {
     /// The entry at `key` of an object, mutably.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
         match self {
-            Node::Object(entries) => entries.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v),
+            Node::Object(entries) => entries
+                .iter_mut()
+                .find(|(k, _)| **k == *key)
+                .map(|(_, v)| v),
             _ => None,
         }
     }
 
-    /// Sets `key` of an object (replacing its value if present), making this an object first
-    /// if it is not one. Returns the slot.
+    /// The slot at `key` of an object (added, empty, if missing), making this an object first
+    /// if it is not one.
     pub fn entry(&mut self, key: &str) -> &mut Node {
+        self.slot(key, || Key::from(key))
+    }
+
+    /// [`Node::entry`] with a shared key: adding it costs no allocation.
+    pub fn entry_shared(&mut self, key: &Key) -> &mut Node {
+        self.slot(key, || Key::clone(key))
+    }
+
+    fn slot(&mut self, key: &str, make: impl FnOnce() -> Key) -> &mut Node {
         if !matches!(self, Node::Object(_)) {
             *self = Node::object();
         }
         let Node::Object(entries) = self else {
             unreachable!("made an object above")
         };
-        let at = match entries.iter().position(|(k, _)| k == key) {
+        let at = match entries.iter().position(|(k, _)| **k == *key) {
             Some(at) => at,
             None => {
-                entries.push((key.to_owned(), Node::Null));
+                entries.push((make(), Node::Null));
                 entries.len() - 1
             }
         };
@@ -101,7 +118,7 @@ impl Node {
             Node::Object(entries) => Value::Object(
                 entries
                     .iter()
-                    .map(|(k, v)| (k.clone(), v.to_value()))
+                    .map(|(k, v)| (k.to_string(), v.to_value()))
                     .collect(),
             ),
         }
@@ -113,9 +130,11 @@ impl From<Value> for Node {
         match value {
             Value::Null => Node::Null,
             Value::Array(items) => Node::Array(items.into_iter().map(Node::from).collect()),
-            Value::Object(map) => {
-                Node::Object(map.into_iter().map(|(k, v)| (k, Node::from(v))).collect())
-            }
+            Value::Object(map) => Node::Object(
+                map.into_iter()
+                    .map(|(k, v)| (Key::from(k), Node::from(v)))
+                    .collect(),
+            ),
             scalar => Node::Scalar(scalar),
         }
     }
@@ -136,7 +155,7 @@ impl Serialize for Node {
             Node::Object(entries) => {
                 let mut map = serializer.serialize_map(Some(entries.len()))?;
                 for (k, v) in entries {
-                    map.serialize_entry(k, v)?;
+                    map.serialize_entry(&**k, v)?;
                 }
                 map.end()
             }
@@ -188,11 +207,11 @@ impl<'de> Visitor<'de> for NodeVisitor {
         Ok(Node::Array(items))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
-        let mut entries: Vec<(String, Node)> = Vec::with_capacity(4);
-        let mut seen: Option<HashSet<String>> = None;
-        while let Some(key) = map.next_key::<String>()? {
+        let mut entries: Vec<(Key, Node)> = Vec::with_capacity(4);
+        let mut seen: Option<HashSet<Key>> = None;
+        while let Some(key) = map.next_key_seed(KeySeed)? {
             let repeated = match &mut seen {
-                Some(seen) => !seen.insert(key.clone()),
+                Some(seen) => !seen.insert(Key::clone(&key)),
                 None => entries.iter().any(|(k, _)| *k == key),
             };
             if repeated {
@@ -204,14 +223,37 @@ impl<'de> Visitor<'de> for NodeVisitor {
                 seen = Some(
                     entries
                         .iter()
-                        .map(|(k, _)| k.clone())
-                        .chain([key.clone()])
+                        .map(|(k, _)| Key::clone(k))
+                        .chain([Key::clone(&key)])
                         .collect(),
                 );
             }
             entries.push((key, map.next_value()?));
         }
         Ok(Node::Object(entries))
+    }
+}
+
+/// Reads an object key straight into a [`Key`], without an intermediate `String`.
+struct KeySeed;
+
+impl<'de> de::DeserializeSeed<'de> for KeySeed {
+    type Value = Key;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Key, D::Error> {
+        deserializer.deserialize_str(KeySeed)
+    }
+}
+
+impl Visitor<'_> for KeySeed {
+    type Value = Key;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Key, E> {
+        Ok(Key::from(v))
     }
 }
 

@@ -7,13 +7,13 @@
 
 use std::fmt;
 
-use super::{Node, TEXT_KEY};
+use super::{Key, Node, TEXT_KEY};
 
 /// One step of a path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Step {
     /// An object key.
-    Key(String),
+    Key(Key),
     /// Every element of a list (a lone value counts as a list of one).
     Each,
     /// One element of a list.
@@ -48,7 +48,7 @@ impl Pattern {
                 return Err(format!("key {name:?} contains white space or ']'"));
             }
             if !name.is_empty() {
-                steps.push(Step::Key(name.to_owned()));
+                steps.push(Step::Key(Key::from(name)));
             }
             while !brackets.is_empty() {
                 let close = brackets
@@ -229,9 +229,9 @@ fn set(steps: &[Step], slot: &mut Node, indices: &[usize], value: Node, xml_text
             if xml_text && let Node::Scalar(_) = slot {
                 // An XML element that held only text gains an attribute or child.
                 let text = std::mem::take(slot);
-                *slot = Node::Object(vec![(TEXT_KEY.to_owned(), text)]);
+                *slot = Node::Object(vec![(Key::from(TEXT_KEY), text)]);
             }
-            set(rest, slot.entry(key), indices, value, xml_text);
+            set(rest, slot.entry_shared(key), indices, value, xml_text);
         }
         Step::Each | Step::Index(_) => {
             let (index, rest_indices) = match step {

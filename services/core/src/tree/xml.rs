@@ -7,11 +7,12 @@
 use quick_xml::NsReader;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::{Node, TEXT_KEY};
+use super::{Key, Node, TEXT_KEY};
 use crate::limits::{InputError, Limits};
 
 /// The profile's namespaces: `(prefix, uri)`, the default namespace with prefix `""`.
@@ -52,8 +53,8 @@ struct Open {
 /// many distinct children get a hash index so reading stays linear.
 #[derive(Default)]
 struct Children {
-    entries: Vec<(String, Node)>,
-    index: Option<HashMap<String, usize>>,
+    entries: Vec<(Key, Node)>,
+    index: Option<HashMap<Key, usize>>,
 }
 
 const SCAN_LIMIT: usize = 16;
@@ -62,11 +63,12 @@ impl Children {
     fn position(&self, key: &str) -> Option<usize> {
         match &self.index {
             Some(index) => index.get(key).copied(),
-            None => self.entries.iter().position(|(k, _)| k == key),
+            None => self.entries.iter().position(|(k, _)| **k == *key),
         }
     }
 
     fn insert(&mut self, key: String, value: Node) {
+        let key = Key::from(key);
         if let Some(at) = self.position(&key) {
             let existing = &mut self.entries[at].1;
             match existing {
@@ -79,7 +81,7 @@ impl Children {
             return;
         }
         if let Some(index) = &mut self.index {
-            index.insert(key.clone(), self.entries.len());
+            index.insert(Key::clone(&key), self.entries.len());
         } else if self.entries.len() >= SCAN_LIMIT {
             self.index = Some(
                 self.entries
@@ -107,7 +109,7 @@ fn close(open: Open) -> Node {
         Node::Scalar(Value::String(open.text))
     } else {
         if !open.text.trim().is_empty() {
-            entries.push((TEXT_KEY.to_owned(), Node::Scalar(Value::String(open.text))));
+            entries.push((Key::from(TEXT_KEY), Node::Scalar(Value::String(open.text))));
         }
         Node::Object(entries)
     }
@@ -290,7 +292,8 @@ fn finish(stack: &mut [Open], result: &mut Option<Node>, open: Open) {
 /// Writes a tree as an XML document with root element `root` and the profile's namespaces
 /// declared on it, indented by two spaces.
 pub fn write(tree: &Node, namespaces: &Namespaces, root: &str) -> String {
-    let mut out = String::with_capacity(4096);
+    // Sized for a typical certificate, so the buffer is not regrown (and copied) while writing.
+    let mut out = String::with_capacity(32 * 1024);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let mut declarations = String::new();
     for (prefix, uri) in &namespaces.bindings {
@@ -309,26 +312,25 @@ pub fn write(tree: &Node, namespaces: &Namespaces, root: &str) -> String {
     out
 }
 
-fn element_name(key: &str) -> (String, String) {
+fn element_name(key: &str) -> (&str, Option<String>) {
     // `{uri}local` keys (from other namespaces) declare their namespace where they stand.
     if let Some(rest) = key.strip_prefix('{')
         && let Some((uri, local)) = rest.split_once('}')
     {
-        let declaration = if uri.is_empty() {
-            " xmlns=\"\"".to_owned()
-        } else {
-            format!(" xmlns=\"{}\"", quick_xml::escape::escape(uri))
-        };
-        return (local.to_owned(), declaration);
+        return (
+            local,
+            Some(format!(" xmlns=\"{}\"", quick_xml::escape::escape(uri))),
+        );
     }
-    (key.to_owned(), String::new())
+    (key, None)
 }
 
-fn scalar_text(node: &Node) -> Option<String> {
+/// The text of a scalar, borrowed when it is a string.
+fn scalar_text(node: &Node) -> Option<Cow<'_, str>> {
     match node.as_scalar()? {
-        Value::String(s) => Some(s.clone()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        Value::Bool(b) => Some(Cow::Owned(b.to_string())),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
         _ => None,
     }
 }
@@ -360,15 +362,15 @@ fn write_element(out: &mut String, key: &str, value: &Node, depth: usize, extra_
     let (name, declaration) = element_name(key);
     indent(out, depth);
     out.push('<');
-    out.push_str(&name);
-    out.push_str(&declaration);
+    out.push_str(name);
+    out.push_str(declaration.as_deref().unwrap_or_default());
     out.push_str(extra_attrs);
     let Some(map) = map else {
         out.push('>');
         out.push_str(&quick_xml::escape::escape(
-            scalar_text(value).unwrap_or_default().as_str(),
+            scalar_text(value).unwrap_or_default().as_ref(),
         ));
-        close_tag(out, &name);
+        close_tag(out, name);
         return;
     };
     let mut text = None;
@@ -379,10 +381,10 @@ fn write_element(out: &mut String, key: &str, value: &Node, depth: usize, extra_
                 out.push(' ');
                 out.push_str(attr);
                 out.push_str("=\"");
-                out.push_str(&quick_xml::escape::escape(s.as_str()));
+                out.push_str(&quick_xml::escape::escape(s.as_ref()));
                 out.push('"');
             }
-        } else if child_key == TEXT_KEY {
+        } else if **child_key == *TEXT_KEY {
             text = scalar_text(child);
         } else if !child.is_null() {
             has_children = true;
@@ -392,23 +394,23 @@ fn write_element(out: &mut String, key: &str, value: &Node, depth: usize, extra_
         (None, false) => out.push_str("/>\n"),
         (Some(text), false) => {
             out.push('>');
-            out.push_str(&quick_xml::escape::escape(text.as_str()));
-            close_tag(out, &name);
+            out.push_str(&quick_xml::escape::escape(text.as_ref()));
+            close_tag(out, name);
         }
         (text, true) => {
             out.push_str(">\n");
             if let Some(text) = text {
                 indent(out, depth + 1);
-                out.push_str(&quick_xml::escape::escape(text.as_str()));
+                out.push_str(&quick_xml::escape::escape(text.as_ref()));
                 out.push('\n');
             }
             for (child_key, child) in map.iter() {
-                if !child_key.starts_with('@') && child_key != TEXT_KEY {
+                if !child_key.starts_with('@') && **child_key != *TEXT_KEY {
                     write_element(out, child_key, child, depth + 1, "");
                 }
             }
             indent(out, depth);
-            close_tag(out, &name);
+            close_tag(out, name);
         }
     }
 }

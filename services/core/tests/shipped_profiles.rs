@@ -4,8 +4,16 @@
 mod common;
 
 use common::{PROFILE_IDS, leaves, plans, sample};
-use originhub_core::engine::{Loss, TranslateError, Violation, translate};
+use originhub_core::engine::{Loss, Report, TranslateError, Violation, translate};
 use originhub_core::limits::InputError;
+
+fn lost_paths(report: &Report) -> Vec<&str> {
+    report
+        .not_representable
+        .iter()
+        .map(|l| l.path.as_str())
+        .collect()
+}
 
 fn reports(losses: &[Loss], wanted: impl Fn(&Loss) -> bool) -> bool {
     losses.iter().any(wanted)
@@ -93,19 +101,15 @@ fn every_fixture_translates_to_every_profile_and_reads_back() {
                 .unwrap_or_else(|e| panic!("{from} -> {to} -> read: {e}"));
             let (original, _) = plans[from].read(&sample(from)).unwrap();
             assert_eq!(back.value()["id"], original.value()["id"], "{from} -> {to}");
-            let lost: Vec<&str> = translation
-                .report
-                .not_representable
-                .iter()
-                .map(|l| l.path.as_str())
-                .collect();
+            let lost = lost_paths(&translation.report);
             // Anything that changed on the way is named in the report.
+            let back = leaves(&back.value());
             for (path, value) in leaves(&original.value()) {
                 if path.starts_with("extensions") || lost.iter().any(|l| common::under(&path, l)) {
                     continue;
                 }
                 assert_eq!(
-                    leaves(&back.value()).get(&path),
+                    back.get(&path),
                     Some(&value),
                     "{from} -> {to}: {path} changed silently"
                 );
@@ -123,12 +127,7 @@ fn translating_reports_what_the_target_cannot_hold() {
         &sample("borastria-xml"),
     )
     .unwrap();
-    let lost: Vec<&str> = translation
-        .report
-        .not_representable
-        .iter()
-        .map(|l| l.path.as_str())
-        .collect();
+    let lost = lost_paths(&translation.report);
     for expected in [
         "goods_items[1].fob_value",
         "goods_items[0].packages",

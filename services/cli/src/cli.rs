@@ -6,7 +6,14 @@ use clap::{Args, Parser, Subcommand};
 
 /// Origin Hub: a clearing house for electronic certificates of origin.
 #[derive(Debug, Parser)]
-#[command(name = "originhub", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "originhub",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = "Exit codes: 0 done; 1 the document is invalid or refused, or a check failed; 2 usage or configuration error."
+)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,

@@ -138,17 +138,16 @@ fn an_invalid_document_exits_1_and_lists_every_violation() {
 
 #[test]
 fn refused_input_and_usage_errors_have_their_own_exit_codes() {
+    let to_canonical = [
+        "translate",
+        "--from",
+        "edi3-coo-json",
+        "--to",
+        "canonical-json",
+    ];
     let big = vec![b' '; 2048];
     let out = originhub(
-        &[
-            "translate",
-            "--from",
-            "edi3-coo-json",
-            "--to",
-            "canonical-json",
-            "--max-bytes",
-            "1024",
-        ],
+        &[&to_canonical[..], &["--max-bytes", "1024"]].concat(),
         Some(&big),
     );
     assert_eq!(out.status.code(), Some(1));
@@ -171,15 +170,7 @@ fn refused_input_and_usage_errors_have_their_own_exit_codes() {
     );
 
     let out = originhub(
-        &[
-            "translate",
-            "--from",
-            "edi3-coo-json",
-            "--to",
-            "canonical-json",
-            "--profiles",
-            "/nonexistent",
-        ],
+        &[&to_canonical[..], &["--profiles", "/nonexistent"]].concat(),
         Some(b"{}"),
     );
     assert_eq!(out.status.code(), Some(2));

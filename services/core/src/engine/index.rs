@@ -80,7 +80,7 @@ impl<'p> Numbering<'p> {
                     .enumerate()
                     .any(|(k, &pair)| pair != (k, 0))
             })
-            .map(|(plan, flat)| (plan.pairs.to_string(), flat.flat_to_pair.clone()))
+            .map(|(plan, flat)| (plan.key.clone(), flat.flat_to_pair.clone()))
             .collect()
     }
 

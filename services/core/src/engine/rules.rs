@@ -10,36 +10,55 @@ use super::read::ReadState;
 use super::transform::scalar_text;
 use crate::canonical;
 use crate::profile::compile::RulePlan;
-use crate::tree::{Pattern, Step, path::concrete};
+use crate::tree::path::{concrete, for_each_match};
+use crate::tree::{Pattern, Step};
 
-/// The dataset's own requirements: `(parent, key)` for each required leaf.
-static BUILT_IN: LazyLock<Vec<(Pattern, String)>> = LazyLock::new(|| {
+/// A field the dataset itself requires whenever its parent object is present.
+struct BuiltIn {
+    /// The parent object's path; `None` for the record itself.
+    parent: Option<Pattern>,
+    key: String,
+    path: Pattern,
+}
+
+/// The dataset's own requirements, read off the catalog once.
+static BUILT_IN: LazyLock<Vec<BuiltIn>> = LazyLock::new(|| {
     canonical::catalog()
         .leaves()
         .iter()
         .filter(|leaf| leaf.required)
         .filter_map(|leaf| {
-            let pattern = Pattern::parse(&leaf.pattern, '.').ok()?;
-            let (last, parent) = pattern.steps().split_last()?;
+            let path = Pattern::parse(&leaf.pattern, '.').ok()?;
+            let (last, parent) = path.steps().split_last()?;
             let Step::Key(key) = last else { return None };
-            let parent_text = concrete(parent, &[], '.');
             let parent = if parent.is_empty() {
-                Pattern::parse("$root", '.').ok()?
+                None
             } else {
-                Pattern::parse(&parent_text, '.').ok()?
+                Some(Pattern::parse(&concrete(parent, &[], '.'), '.').ok()?)
             };
-            Some((parent, key.to_string()))
+            Some(BuiltIn {
+                parent,
+                key: key.to_string(),
+                path,
+            })
         })
         .collect()
 });
 
+static GOODS_ITEMS: LazyLock<Pattern> = LazyLock::new(|| pattern("goods_items[]"));
+
 pub(super) fn check(state: &mut ReadState<'_>, record: &Node) {
-    for (parent, key) in BUILT_IN.iter() {
-        let parents = matches_or_root(parent, record);
+    for rule in BUILT_IN.iter() {
+        let mut parents: Vec<(Vec<usize>, &Node)> = Vec::new();
+        match &rule.parent {
+            None => parents.push((Vec::new(), record)),
+            Some(parent) => {
+                parent.for_each_match(record, &mut |idx, v| parents.push((idx.to_vec(), v)))
+            }
+        }
         for (idx, object) in parents {
-            if object.get(key).is_none() {
-                let missing = child_pattern(parent, key);
-                let path = state_path(state, &missing, &idx);
+            if object.get(&rule.key).is_none() {
+                let path = state_path(state, &rule.path, &idx);
                 if already_refused(state, &path) {
                     continue;
                 }
@@ -47,13 +66,13 @@ pub(super) fn check(state: &mut ReadState<'_>, record: &Node) {
                     path,
                     "required",
                     None,
-                    format!("{} is required", missing.concrete(&idx)),
+                    format!("{} is required", rule.path.concrete(&idx)),
                 );
             }
         }
     }
     if !matches!(record.get("goods_items"), Some(Node::Array(items)) if !items.is_empty()) {
-        let path = state_path(state, &pattern("goods_items[]"), &[]);
+        let path = state_path(state, &GOODS_ITEMS, &[]);
         state.violation(
             path,
             "required",
@@ -130,22 +149,6 @@ fn pattern(text: &str) -> Pattern {
     Pattern::parse(text, '.').unwrap_or_else(|_| unreachable!("static pattern {text}"))
 }
 
-fn matches_or_root<'v>(parent: &Pattern, record: &'v Node) -> Vec<(Vec<usize>, &'v Node)> {
-    if parent.steps() == [Step::Key("$root".into())] {
-        return vec![(Vec::new(), record)];
-    }
-    let mut found = Vec::new();
-    parent.for_each_match(record, &mut |idx, v| found.push((idx.to_vec(), v)));
-    found
-}
-
-fn child_pattern(parent: &Pattern, key: &str) -> Pattern {
-    if parent.steps() == [Step::Key("$root".into())] {
-        return pattern(key);
-    }
-    pattern(&format!("{parent}.{key}"))
-}
-
 fn common_list_prefix(a: &Pattern, b: &Pattern) -> Vec<Step> {
     let common: Vec<Step> = a
         .steps()
@@ -170,29 +173,21 @@ fn required(
     within: &[usize],
     message: Option<&str>,
 ) {
-    let steps = path.steps();
-    let scope_end = steps
-        .iter()
-        .rposition(|s| matches!(s, Step::Each))
-        .map_or(0, |i| i + 1);
-    let scope = &steps[..scope_end];
-    let rest = &steps[scope_end..];
+    let (scope, rest) = path.split_at_last_list();
     let mut elements: Vec<(Vec<usize>, &Node)> = Vec::new();
     if scope.is_empty() {
         elements.push((Vec::new(), record));
     } else {
-        let scope_pattern = pattern(&concrete(scope, &[], '.'));
-        scope_pattern.for_each_match(record, &mut |idx, v| {
+        for_each_match(scope, record, &mut |idx, v| {
             if idx.starts_with(within) {
                 elements.push((idx.to_vec(), v));
             }
         });
     }
-    let rest_pattern = (!rest.is_empty()).then(|| pattern(&concrete(rest, &[], '.')));
     for (idx, element) in elements {
-        let mut present = rest_pattern.is_none() && !element.is_null();
-        if let Some(rest) = &rest_pattern {
-            rest.for_each_match(element, &mut |_, _| present = true);
+        let mut present = rest.is_empty() && !element.is_null();
+        if !rest.is_empty() {
+            for_each_match(rest, element, &mut |_, _| present = true);
         }
         if !present {
             let at = state_path(state, path, &idx);

@@ -32,10 +32,6 @@ impl Plan {
                 }
             });
         if let Some(Node::Object(extensions)) = record.get("extensions") {
-            let covered = self
-                .fields
-                .iter()
-                .any(|f| f.canonical.iter().any(|p| p.to_string() == "extensions"));
             for (origin, entries) in extensions {
                 let Node::Object(entries) = entries else {
                     continue;
@@ -48,7 +44,7 @@ impl Plan {
                         if let Ok(pattern) = Pattern::parse(path, self.syntax.separator()) {
                             pattern.set(&mut out, &[], value.clone(), self.syntax.is_xml());
                         }
-                    } else if !covered {
+                    } else if !self.maps_extensions {
                         losses.push(Loss {
                             path: format!("extensions.{origin}.{path}"),
                             reason: format!(
@@ -81,8 +77,7 @@ impl Plan {
         self.flattens
             .iter()
             .map(|flatten| {
-                let pairs =
-                    super::index::decode_layout(saved?.get(&flatten.pairs.to_string())?.as_str()?);
+                let pairs = super::index::decode_layout(saved?.get(&flatten.key)?.as_str()?);
                 let count = crate::tree::path::count_matches(&flatten.canonical, record);
                 pairs.filter(|p| p.len() == count)
             })

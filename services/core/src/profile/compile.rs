@@ -88,6 +88,8 @@ pub(crate) struct FlattenPlan {
     pub(crate) inner: Vec<Step>,
     /// Pattern over the member document enumerating (outer, inner) pairs.
     pub(crate) pairs: Pattern,
+    /// That pattern as text: the key its layout is kept under in the record's extensions.
+    pub(crate) key: String,
     /// Canonical steps through the list's `[]`.
     pub(crate) canonical: Vec<Step>,
 }
@@ -130,6 +132,8 @@ pub struct Plan {
     pub(crate) rules: Vec<RulePlan>,
     pub(crate) member_cover: Cover,
     pub(crate) canonical_cover: Cover,
+    /// Whether a field maps the record's `extensions` as a whole (the canonical profile).
+    pub(crate) maps_extensions: bool,
 }
 
 impl Plan {
@@ -345,7 +349,13 @@ fn build(file: &ProfileFile, errors: &mut Errors<'_>) -> Option<Plan> {
             canonical_cover.insert(p.steps());
         }
     }
+    let maps_extensions = fields.iter().any(|f| {
+        f.canonical
+            .iter()
+            .any(|p| p.steps() == [Step::Key("extensions".into())])
+    });
     Some(Plan {
+        maps_extensions,
         id: header.id.clone(),
         version: header.version.clone(),
         description: header.description.clone(),
@@ -427,6 +437,7 @@ fn compile_flatten(
     Some(FlattenPlan {
         outer: member.prefix_through_list(0)?.to_vec(),
         inner: member.steps().to_vec(),
+        key: member.to_string(),
         pairs: member.clone(),
         canonical: canonical.steps().to_vec(),
     })

@@ -128,8 +128,17 @@ impl Pattern {
 
     /// Calls `visit(indices, value)` for every value the pattern reaches in `root`.
     pub fn for_each_match<'v>(&self, root: &'v Node, visit: &mut dyn FnMut(&[usize], &'v Node)) {
-        let mut indices = Vec::with_capacity(4);
-        walk(&self.steps, root, &mut indices, visit);
+        for_each_match(&self.steps, root, visit);
+    }
+
+    /// The steps up to and including the last `[]`, and the steps after it.
+    pub fn split_at_last_list(&self) -> (&[Step], &[Step]) {
+        let end = self
+            .steps
+            .iter()
+            .rposition(|s| matches!(s, Step::Each))
+            .map_or(0, |i| i + 1);
+        self.steps.split_at(end)
     }
 
     /// Writes `value` at the concrete path given by `indices`, creating objects and lists on the
@@ -165,6 +174,16 @@ pub fn concrete(steps: &[Step], indices: &[usize], separator: char) -> String {
         }
     }
     out
+}
+
+/// Calls `visit(indices, value)` for every value `steps` reach in `root`.
+pub fn for_each_match<'v>(
+    steps: &[Step],
+    root: &'v Node,
+    visit: &mut dyn FnMut(&[usize], &'v Node),
+) {
+    let mut indices = Vec::with_capacity(4);
+    walk(steps, root, &mut indices, visit);
 }
 
 /// How many values `steps` reach in `root`.

@@ -1,8 +1,9 @@
 //! Limits applied to every input before and while it is parsed, and the refusals they produce.
 //!
-//! A document over the size limit is refused before it is read; JSON nesting is measured by a
-//! linear scan before parsing; XML depth is counted while reading, and a DOCTYPE (and with it any
-//! entity declaration) is refused outright, so no entity is ever expanded.
+//! A document over the size limit is refused before it is read. Nesting is bounded while parsing
+//! (XML depth is counted as elements open; the JSON parser stops at 128 levels) and checked
+//! against the limit right after. A DOCTYPE (and with it any entity declaration) is refused
+//! outright, so no entity is ever expanded.
 
 use thiserror::Error;
 
@@ -41,12 +42,12 @@ pub enum InputError {
         limit: usize,
     },
     /// Nested deeper than [`Limits::max_depth`].
-    #[error("document nests deeper than {limit} levels (at byte {offset})")]
+    #[error("document nests deeper than {limit} levels (at {at})")]
     TooDeep {
         /// The limit.
         limit: usize,
-        /// Where the limit was crossed.
-        offset: usize,
+        /// Where the limit was crossed: a path, or a byte offset.
+        at: String,
     },
     /// XML with a DOCTYPE (which is where DTDs and entity declarations live).
     #[error("XML with a DOCTYPE or entity declarations is refused (byte {offset})")]
@@ -97,62 +98,11 @@ impl Limits {
         }
         Ok(())
     }
-
-    /// Refuses JSON text nested deeper than the limit, without parsing it.
-    pub fn check_json_depth(&self, input: &[u8]) -> Result<(), InputError> {
-        let mut depth = 0usize;
-        let mut in_string = false;
-        let mut escaped = false;
-        for (offset, &byte) in input.iter().enumerate() {
-            if in_string {
-                match (escaped, byte) {
-                    (true, _) => escaped = false,
-                    (false, b'\\') => escaped = true,
-                    (false, b'"') => in_string = false,
-                    _ => {}
-                }
-                continue;
-            }
-            match byte {
-                b'"' => in_string = true,
-                b'{' | b'[' => {
-                    depth += 1;
-                    if depth > self.max_depth {
-                        return Err(InputError::TooDeep {
-                            limit: self.max_depth,
-                            offset,
-                        });
-                    }
-                }
-                b'}' | b']' => depth = depth.saturating_sub(1),
-                _ => {}
-            }
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn json_depth_ignores_brackets_in_strings() {
-        let limits = Limits {
-            max_bytes: 100,
-            max_depth: 2,
-        };
-        assert!(
-            limits
-                .check_json_depth(br#"{"a": {"b": "[[[[{{{"}}"#)
-                .is_ok()
-        );
-        assert!(matches!(
-            limits.check_json_depth(br#"{"a": [[1]]}"#),
-            Err(InputError::TooDeep { offset: 7, .. })
-        ));
-        assert!(limits.check_json_depth(br#"{"a": "\"[[[" }"#).is_ok());
-    }
 
     #[test]
     fn size_limit() {

@@ -5,8 +5,6 @@
 //! not representable. Both need "what do these patterns leave out", answered here by walking the
 //! tree alongside a trie of the patterns, without building a path string for covered values.
 
-use std::collections::HashMap;
-
 use smallvec::SmallVec;
 
 /// The trie nodes a walk is at: almost always one or two, so they live on the stack.
@@ -17,7 +15,7 @@ use crate::tree::{Node, Step, TEXT_KEY};
 /// A trie of path patterns.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Cover {
-    keys: HashMap<String, Cover>,
+    keys: Vec<(String, Cover)>,
     each: Option<Box<Cover>>,
     index: Vec<(usize, Cover)>,
     terminal: bool,
@@ -31,7 +29,16 @@ impl Cover {
             return;
         };
         let child = match step {
-            Step::Key(key) => self.keys.entry(key.to_string()).or_default(),
+            Step::Key(key) => {
+                let at = match self.keys.iter().position(|(k, _)| **k == **key) {
+                    Some(at) => at,
+                    None => {
+                        self.keys.push((key.to_string(), Cover::default()));
+                        self.keys.len() - 1
+                    }
+                };
+                &mut self.keys[at].1
+            }
             Step::Each => self.each.get_or_insert_with(Default::default),
             Step::Index(n) => {
                 let at = match self.index.iter().position(|(i, _)| i == n) {
@@ -45,6 +52,10 @@ impl Cover {
             }
         };
         child.insert(rest);
+    }
+
+    fn child(&self, key: &str) -> Option<&Cover> {
+        self.keys.iter().find(|(k, _)| k == key).map(|(_, c)| c)
     }
 
     /// Calls `found(path, value)` for each largest part of `root` no pattern covers. Paths use
@@ -86,7 +97,7 @@ fn walk(
                 if terminal && **key == *TEXT_KEY {
                     continue;
                 }
-                let mut next: Nodes<'_> = nodes.iter().filter_map(|n| n.keys.get(&**key)).collect();
+                let mut next: Nodes<'_> = nodes.iter().filter_map(|n| n.child(key)).collect();
                 if !matches!(child, Node::Array(_)) {
                     // A lone value counts as a list of one.
                     let lone: Nodes<'_> = next.iter().flat_map(|n| lone_element(n)).collect();

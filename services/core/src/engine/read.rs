@@ -46,12 +46,17 @@ impl Plan {
         self.limits.check_size(input)?;
         match &self.syntax {
             Syntax::Json => {
-                self.limits.check_json_depth(input)?;
                 let node: Node =
                     serde_json::from_slice(input).map_err(|e| InputError::Malformed {
                         syntax: "JSON",
                         message: e.to_string(),
                     })?;
+                if let Some(at) = node.deeper_than(self.limits.max_depth) {
+                    return Err(InputError::TooDeep {
+                        limit: self.limits.max_depth,
+                        at,
+                    });
+                }
                 match node {
                     Node::Object(_) => Ok(node),
                     other => Err(InputError::NotAnObject {

@@ -109,6 +109,42 @@ impl Node {
         &mut entries[at].1
     }
 
+    /// The path of the first list or object nested more than `limit` deep, if any (the root
+    /// object is level 1).
+    pub fn deeper_than(&self, limit: usize) -> Option<String> {
+        // Steps are collected on the way back out, so nothing is allocated unless the limit is
+        // crossed.
+        fn walk(node: &Node, depth: usize, limit: usize) -> Option<Vec<String>> {
+            let deeper = |path: Option<Vec<String>>, step: String| {
+                path.map(|mut p| {
+                    p.push(step);
+                    p
+                })
+            };
+            match node {
+                Node::Array(_) | Node::Object(_) if depth > limit => Some(Vec::new()),
+                Node::Array(items) => items
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, c)| deeper(walk(c, depth + 1, limit), format!("[{i}]"))),
+                Node::Object(entries) => entries
+                    .iter()
+                    .find_map(|(k, c)| deeper(walk(c, depth + 1, limit), format!(".{k}"))),
+                _ => None,
+            }
+        }
+        let steps = walk(self, 1, limit)?;
+        Some(
+            steps
+                .iter()
+                .rev()
+                .map(String::as_str)
+                .collect::<String>()
+                .trim_start_matches('.')
+                .to_owned(),
+        )
+    }
+
     /// The same tree as a `serde_json::Value`.
     pub fn to_value(&self) -> Value {
         match self {
@@ -288,6 +324,14 @@ mod tests {
         assert!(serde_json::from_str::<Node>(&ok).is_ok());
         let repeated = format!("{{{},\"k3\":0}}", many.join(","));
         assert!(serde_json::from_str::<Node>(&repeated).is_err());
+    }
+
+    #[test]
+    fn depth_is_measured_with_a_path() {
+        let node: Node = serde_json::from_str(r#"{"a": [{"b": [[1]]}], "c": 1}"#).unwrap();
+        assert_eq!(node.deeper_than(5), None);
+        assert_eq!(node.deeper_than(4).as_deref(), Some("a[0].b[0]"));
+        assert_eq!(node.deeper_than(1).as_deref(), Some("a"));
     }
 
     #[test]

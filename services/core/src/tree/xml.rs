@@ -164,7 +164,7 @@ pub fn read(
                 if stack.len() >= limits.max_depth {
                     return Err(InputError::TooDeep {
                         limit: limits.max_depth,
-                        offset: position as usize,
+                        at: format!("byte {position}"),
                     });
                 }
                 let local = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();

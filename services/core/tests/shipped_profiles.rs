@@ -243,11 +243,16 @@ fn bad_input_is_refused_before_it_is_read() {
         small.read(&sample("edi3-coo-json")),
         Err(TranslateError::Input(InputError::TooLarge { .. }))
     ));
-    let deep = format!("{{\"iD\": {}1{}}}", "[".repeat(100), "]".repeat(100));
-    assert!(matches!(
-        edi3.read(deep.as_bytes()),
-        Err(TranslateError::Input(InputError::TooDeep { .. }))
-    ));
+    for levels in [100, 300] {
+        let deep = format!("{{\"iD\": {}1{}}}", "[".repeat(levels), "]".repeat(levels));
+        assert!(
+            matches!(
+                edi3.read(deep.as_bytes()),
+                Err(TranslateError::Input(InputError::TooDeep { .. }))
+            ),
+            "{levels}"
+        );
+    }
     assert!(matches!(
         edi3.read(b"{\"iD\": "),
         Err(TranslateError::Input(InputError::Malformed {

@@ -46,11 +46,21 @@ impl Plan {
         self.limits.check_size(input)?;
         match &self.syntax {
             Syntax::Json => {
-                let node: Node =
-                    serde_json::from_slice(input).map_err(|e| InputError::Malformed {
-                        syntax: "JSON",
-                        message: e.to_string(),
-                    })?;
+                let node: Node = serde_json::from_slice(input).map_err(|e| {
+                    // The parser's own nesting guard (128 levels) is the same refusal as ours.
+                    if e.to_string().starts_with("recursion limit exceeded") {
+                        let at = format!("line {} column {}", e.line(), e.column());
+                        InputError::TooDeep {
+                            limit: self.limits.max_depth,
+                            at,
+                        }
+                    } else {
+                        InputError::Malformed {
+                            syntax: "JSON",
+                            message: e.to_string(),
+                        }
+                    }
+                })?;
                 if let Some(at) = node.deeper_than(self.limits.max_depth) {
                     return Err(InputError::TooDeep {
                         limit: self.limits.max_depth,

@@ -39,11 +39,6 @@ impl CriterionTable {
         self.to_printed.get(canonical).map(String::as_str)
     }
 
-    /// Whether the table has no entries.
-    pub fn is_empty(&self) -> bool {
-        self.to_canonical.is_empty()
-    }
-
     /// Printed codes, longest first (so "SPECIFIC PROCESSES" is tried before "SP").
     pub fn printed_codes_longest_first(&self) -> Vec<&str> {
         let mut codes: Vec<&str> = self.to_canonical.keys().map(String::as_str).collect();

@@ -70,17 +70,6 @@ impl Node {
         }
     }
 
-    /// The entry at `key` of an object, mutably.
-    pub fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
-        match self {
-            Node::Object(entries) => entries
-                .iter_mut()
-                .find(|(k, _)| **k == *key)
-                .map(|(_, v)| v),
-            _ => None,
-        }
-    }
-
     /// The slot at `key` of an object (added, empty, if missing), making this an object first
     /// if it is not one.
     pub fn entry(&mut self, key: &str) -> &mut Node {

@@ -9,8 +9,10 @@
 //! - [`profile`]: the profile file format, its checks, and compilation into a [`profile::Plan`];
 //! - [`engine`]: translation member → canonical and canonical → member with one plan, validation
 //!   rules, and the report of what went to extensions or could not be represented;
-//! - [`limits`]: size, depth and XML-feature limits applied before anything is parsed.
+//! - [`limits`]: size, depth and XML-feature limits applied before anything is parsed;
+//! - [`agreement`]: members, agreements, and routing a certificate to its receivers.
 
+pub mod agreement;
 pub mod canonical;
 pub mod codelists;
 pub mod engine;

@@ -1,0 +1,236 @@
+//! Development certificates (`originhub dev-certs`): a CA, the hub's server certificate, one
+//! client certificate per identity with its role in the OU, and one client file per identity
+//! (`clients/NAME.toml`) so every client command takes `--client FILE` instead of four TLS
+//! flags.
+
+use std::path::{Path, PathBuf};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
+};
+use thiserror::Error;
+use time::{Duration, OffsetDateTime};
+
+use crate::client::ClientFile;
+use crate::identity::Role;
+
+/// Why certificates could not be made or written.
+#[derive(Debug, Error)]
+pub enum CertError {
+    /// rcgen refused.
+    #[error("cannot generate a certificate: {0}")]
+    Generate(#[from] rcgen::Error),
+    /// Writing failed.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A certificate and its private key, PEM.
+#[derive(Debug, Clone)]
+pub struct Pem {
+    /// The certificate.
+    pub certificate: String,
+    /// The private key (PKCS#8).
+    pub key: String,
+}
+
+/// A development certificate authority.
+#[derive(Debug)]
+pub struct DevCa {
+    issuer: Issuer<'static, KeyPair>,
+    pem: Pem,
+}
+
+fn validity(params: &mut CertificateParams, not_before: OffsetDateTime, days: i64) {
+    params.not_before = not_before;
+    params.not_after = not_before + Duration::days(days);
+}
+
+impl DevCa {
+    /// A new CA named `name`, valid for `days`.
+    pub fn generate(name: &str, days: i64) -> Result<Self, CertError> {
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, name);
+        dn.push(DnType::OrganizationName, "Origin Hub development CA");
+        params.distinguished_name = dn;
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        validity(
+            &mut params,
+            OffsetDateTime::now_utc() - Duration::hours(1),
+            days,
+        );
+        let key = KeyPair::generate()?;
+        let certificate = params.self_signed(&key)?;
+        let pem = Pem {
+            certificate: certificate.pem(),
+            key: key.serialize_pem(),
+        };
+        Ok(Self {
+            issuer: Issuer::new(params, key),
+            pem,
+        })
+    }
+
+    /// A CA from its certificate and key (e.g. `certs/ca.pem` and `certs/ca.key`), to issue
+    /// more certificates.
+    pub fn load(pem: &Pem) -> Result<Self, CertError> {
+        let key = KeyPair::from_pem(&pem.key)?;
+        Ok(Self {
+            issuer: Issuer::from_ca_cert_pem(&pem.certificate, key)?,
+            pem: pem.clone(),
+        })
+    }
+
+    /// The CA's own certificate and key.
+    pub fn pem(&self) -> &Pem {
+        &self.pem
+    }
+
+    /// The hub's server certificate for `hosts` (DNS names or IP addresses).
+    pub fn server(&self, hosts: &[&str], days: i64) -> Result<Pem, CertError> {
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        for host in hosts {
+            params.subject_alt_names.push(match host.parse() {
+                Ok(ip) => SanType::IpAddress(ip),
+                Err(_) => SanType::DnsName((*host).try_into()?),
+            });
+        }
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "originhub");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        validity(
+            &mut params,
+            OffsetDateTime::now_utc() - Duration::hours(1),
+            days,
+        );
+        self.sign(params)
+    }
+
+    /// A client certificate: CN = `name`, OU = `role`, valid from `not_before` for `days`
+    /// (tests make expired ones with a past `not_before`).
+    pub fn client(
+        &self,
+        name: &str,
+        role: Role,
+        not_before: OffsetDateTime,
+        days: i64,
+    ) -> Result<Pem, CertError> {
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name.push(DnType::CommonName, name);
+        params
+            .distinguished_name
+            .push(DnType::OrganizationalUnitName, role.as_str());
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        validity(&mut params, not_before, days);
+        self.sign(params)
+    }
+
+    fn sign(&self, params: CertificateParams) -> Result<Pem, CertError> {
+        let key = KeyPair::generate()?;
+        let certificate = params.signed_by(&key, &self.issuer)?;
+        Ok(Pem {
+            certificate: certificate.pem(),
+            key: key.serialize_pem(),
+        })
+    }
+}
+
+/// What `dev-certs` makes.
+#[derive(Debug, Clone)]
+pub struct DevCertsPlan {
+    /// The address clients dial, e.g. `https://localhost:7443`.
+    pub hub_address: String,
+    /// Identities and roles; each gets `certs/NAME.pem` and `clients/NAME.toml`.
+    pub identities: Vec<(String, Role)>,
+    /// Validity in days.
+    pub days: i64,
+}
+
+impl DevCertsPlan {
+    /// The four demo members plus `operator` and `auditor`.
+    pub fn demo(hub_address: &str) -> Self {
+        let mut identities: Vec<(String, Role)> = crate::DEMO_MEMBERS
+            .iter()
+            .map(|(id, _, _)| ((*id).to_owned(), Role::Member))
+            .collect();
+        identities.push(("operator".into(), Role::Operator));
+        identities.push(("auditor".into(), Role::Auditor));
+        Self {
+            hub_address: hub_address.to_owned(),
+            identities,
+            days: 365,
+        }
+    }
+}
+
+/// The files `dev-certs` wrote.
+#[derive(Debug, Clone)]
+pub struct DevCerts {
+    /// `certs/ca.pem`.
+    pub ca: PathBuf,
+    /// `certs/hub.pem`.
+    pub hub_certificate: PathBuf,
+    /// `certs/hub.key`.
+    pub hub_key: PathBuf,
+    /// `clients/NAME.toml`, one per identity.
+    pub clients: Vec<PathBuf>,
+}
+
+fn write(path: &Path, text: &str) -> Result<(), CertError> {
+    let error = |source| CertError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(error)?;
+    }
+    std::fs::write(path, text).map_err(error)
+}
+
+/// Writes `out/certs/` (CA, hub, one certificate per identity) and `out/clients/NAME.toml`.
+/// Client files name their certificates relative to themselves, so the folder can move.
+pub fn write_dev_certs(out: &Path, plan: &DevCertsPlan) -> Result<DevCerts, CertError> {
+    let certs = out.join("certs");
+    let ca = DevCa::generate("Origin Hub development CA", plan.days)?;
+    write(&certs.join("ca.pem"), &ca.pem().certificate)?;
+    write(&certs.join("ca.key"), &ca.pem().key)?;
+    let hub = ca.server(&["localhost", "127.0.0.1", "::1"], plan.days)?;
+    write(&certs.join("hub.pem"), &hub.certificate)?;
+    write(&certs.join("hub.key"), &hub.key)?;
+    let mut clients = Vec::new();
+    for (name, role) in &plan.identities {
+        let name = name.to_lowercase();
+        let pem = ca.client(
+            &name,
+            *role,
+            OffsetDateTime::now_utc() - Duration::hours(1),
+            plan.days,
+        )?;
+        write(&certs.join(format!("{name}.pem")), &pem.certificate)?;
+        write(&certs.join(format!("{name}.key")), &pem.key)?;
+        let file = ClientFile {
+            hub: plan.hub_address.clone(),
+            ca: PathBuf::from("../certs/ca.pem"),
+            certificate: PathBuf::from(format!("../certs/{name}.pem")),
+            key: PathBuf::from(format!("../certs/{name}.key")),
+        };
+        let path = out.join("clients").join(format!("{name}.toml"));
+        write(&path, &file.to_toml())?;
+        clients.push(path);
+    }
+    Ok(DevCerts {
+        ca: certs.join("ca.pem"),
+        hub_certificate: certs.join("hub.pem"),
+        hub_key: certs.join("hub.key"),
+        clients,
+    })
+}

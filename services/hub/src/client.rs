@@ -1,0 +1,144 @@
+//! The client side: a client file (`clients/NAME.toml`: hub address, CA, certificate, key) and a
+//! mutual-TLS channel made from it.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+
+use crate::proto::member_service_client::MemberServiceClient;
+use crate::proto::operator_service_client::OperatorServiceClient;
+
+/// Why a client could not connect.
+#[derive(Debug, Error)]
+pub enum ClientError {
+    /// The client file or a file it names could not be read.
+    #[error("cannot read {path}: {message}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// The client file is not valid.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// The hub could not be reached or the TLS handshake failed.
+    #[error("cannot connect to {hub}: {message}")]
+    Connect {
+        /// The address.
+        hub: String,
+        /// Why (with the transport's causes).
+        message: String,
+    },
+}
+
+/// How to reach the hub as one identity. Relative paths are relative to the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientFile {
+    /// The hub's address, e.g. `https://localhost:7443`.
+    pub hub: String,
+    /// The CA that signed the hub's certificate.
+    pub ca: PathBuf,
+    /// This identity's certificate.
+    pub certificate: PathBuf,
+    /// Its private key.
+    pub key: PathBuf,
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, ClientError> {
+    std::fs::read(path).map_err(|e| ClientError::Read {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// Every cause of an error, joined, so TLS failures say why.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+impl ClientFile {
+    /// Reads a client file; relative paths in it become relative to its folder.
+    pub fn load(path: &Path) -> Result<Self, ClientError> {
+        let text = String::from_utf8_lossy(&read(path)?).into_owned();
+        let mut file: Self = toml::from_str(&text).map_err(|e| ClientError::Invalid {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for field in [&mut file.ca, &mut file.certificate, &mut file.key] {
+            if field.is_relative() {
+                *field = base.join(&*field);
+            }
+        }
+        Ok(file)
+    }
+
+    /// The file as TOML.
+    pub fn to_toml(&self) -> String {
+        format!(
+            "# How to reach the hub as this identity (paths relative to this file).\n{}",
+            toml::to_string(self).unwrap_or_default()
+        )
+    }
+
+    /// A mutual-TLS channel to the hub.
+    pub async fn connect(&self) -> Result<Channel, ClientError> {
+        let connect_error = |message: String| ClientError::Connect {
+            hub: self.hub.clone(),
+            message,
+        };
+        let uri: tonic::transport::Uri = self
+            .hub
+            .parse()
+            .map_err(|e: tonic::codegen::http::uri::InvalidUri| connect_error(e.to_string()))?;
+        let host = uri
+            .host()
+            .ok_or_else(|| connect_error("the address has no host".into()))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(read(&self.ca)?))
+            .identity(Identity::from_pem(
+                read(&self.certificate)?,
+                read(&self.key)?,
+            ))
+            .domain_name(host);
+        Channel::builder(uri)
+            .tls_config(tls)
+            .map_err(|e| connect_error(error_chain(&e)))?
+            .connect()
+            .await
+            .map_err(|e| connect_error(error_chain(&e)))
+    }
+
+    /// A member client.
+    pub async fn member(&self) -> Result<MemberServiceClient<Channel>, ClientError> {
+        Ok(MemberServiceClient::new(self.connect().await?)
+            .max_decoding_message_size(crate::MAX_MESSAGE_BYTES))
+    }
+
+    /// An operator client.
+    pub async fn operator(&self) -> Result<OperatorServiceClient<Channel>, ClientError> {
+        Ok(OperatorServiceClient::new(self.connect().await?))
+    }
+}

@@ -1,0 +1,191 @@
+//! The hub's configuration: `hub.toml` plus `ORIGINHUB_*` environment variables and
+//! `DATABASE_URL`, over the defaults in [`HubConfig::default`] — the one place every default is
+//! written down. Relative paths in a config file are relative to the file's folder.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::registry::RegistryDirs;
+
+/// Why the configuration could not be read.
+#[derive(Debug, Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+/// TLS files of the hub, relative to the data directory unless absolute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// The CA that signs client certificates (and the hub's).
+    pub ca: PathBuf,
+    /// The hub's certificate.
+    pub certificate: PathBuf,
+    /// The hub's private key.
+    pub key: PathBuf,
+}
+
+/// Where the declarative registry lives, relative to the config file's folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryPaths {
+    /// Member definitions, `*.toml`.
+    pub members: PathBuf,
+    /// Agreement definitions, `*.toml`.
+    pub agreements: PathBuf,
+    /// Profiles, `*.toml`.
+    pub profiles: PathBuf,
+}
+
+/// Everything `originhub serve` reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubConfig {
+    /// Address of the gRPC listener (`ORIGINHUB_LISTEN`).
+    pub listen: String,
+    /// Where the SQLite database and certificates live (`ORIGINHUB_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// `postgres://...` or `sqlite:...` (`DATABASE_URL`); empty for `DATA_DIR/hub.db`.
+    #[serde(default)]
+    pub database_url: String,
+    /// The hub's TLS files.
+    pub tls: TlsFiles,
+    /// The config directories.
+    pub registry: RegistryPaths,
+    /// Largest document accepted, in bytes (`ORIGINHUB_MAX_DOCUMENT_BYTES`).
+    pub max_document_bytes: usize,
+    /// Deepest nesting accepted.
+    pub max_depth: usize,
+    /// Most submissions written in one transaction (`ORIGINHUB_MAX_BATCH`).
+    pub max_batch: usize,
+    /// How often a subscription looks for deliveries committed elsewhere (another replica), in
+    /// milliseconds; deliveries committed by this process wake it at once.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:7443".into(),
+            data_dir: "data".into(),
+            database_url: String::new(),
+            tls: TlsFiles {
+                ca: "certs/ca.pem".into(),
+                certificate: "certs/hub.pem".into(),
+                key: "certs/hub.key".into(),
+            },
+            registry: RegistryPaths {
+                members: "members".into(),
+                agreements: "agreements".into(),
+                profiles: "profiles".into(),
+            },
+            max_document_bytes: originhub_core::limits::Limits::default().max_bytes,
+            max_depth: originhub_core::limits::Limits::default().max_depth,
+            max_batch: 256,
+            poll_interval_ms: 1000,
+        }
+    }
+}
+
+impl HubConfig {
+    /// Defaults, then `file` (if given), then the environment. Relative paths are resolved
+    /// against the file's folder (or the working directory without a file).
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Self::default()));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(ConfigError(format!("{} does not exist", file.display())));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        let figment = figment
+            .merge(Env::prefixed("ORIGINHUB_").only(&[
+                "listen",
+                "data_dir",
+                "max_document_bytes",
+                "max_batch",
+                "poll_interval_ms",
+            ]))
+            .merge(Env::raw().only(&["database_url"]));
+        let mut config: Self = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
+        let base = file
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        config.resolve(&base);
+        Ok(config)
+    }
+
+    fn resolve(&mut self, base: &Path) {
+        let join = |base: &Path, path: &mut PathBuf| {
+            if path.is_relative() {
+                *path = base.join(&*path);
+            }
+        };
+        join(base, &mut self.data_dir);
+        let data = self.data_dir.clone();
+        join(&data, &mut self.tls.ca);
+        join(&data, &mut self.tls.certificate);
+        join(&data, &mut self.tls.key);
+        join(base, &mut self.registry.members);
+        join(base, &mut self.registry.agreements);
+        join(base, &mut self.registry.profiles);
+    }
+
+    /// The database to use: `database_url`, or the SQLite file in the data directory.
+    pub fn database(&self) -> Database {
+        if self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://")
+        {
+            Database::Postgres(self.database_url.clone())
+        } else if self.database_url.is_empty() {
+            Database::SqliteFile(self.data_dir.join("hub.db"))
+        } else {
+            Database::SqliteUrl(self.database_url.clone())
+        }
+    }
+
+    /// The registry directories.
+    pub fn registry_dirs(&self) -> RegistryDirs {
+        RegistryDirs {
+            members: self.registry.members.clone(),
+            agreements: self.registry.agreements.clone(),
+            profiles: self.registry.profiles.clone(),
+        }
+    }
+}
+
+/// Which backend a configuration selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// `DATA_DIR/hub.db`.
+    SqliteFile(PathBuf),
+    /// A `sqlite:` URL.
+    SqliteUrl(String),
+    /// A Postgres URL.
+    Postgres(String),
+}
+
+impl Database {
+    /// For messages: the file, or the URL without its password.
+    pub fn describe(&self) -> String {
+        match self {
+            Database::SqliteFile(path) => format!("SQLite {}", path.display()),
+            Database::SqliteUrl(url) => format!("SQLite {url}"),
+            Database::Postgres(url) => {
+                let redacted = match (url.find("://"), url.rfind('@')) {
+                    (Some(scheme), Some(at)) if at > scheme => {
+                        let userinfo = &url[scheme + 3..at];
+                        let user = userinfo.split(':').next().unwrap_or("");
+                        format!("{}{}@{}", &url[..scheme + 3], user, &url[at + 1..])
+                    }
+                    _ => url.clone(),
+                };
+                format!("Postgres {redacted}")
+            }
+        }
+    }
+}

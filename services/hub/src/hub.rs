@@ -1,0 +1,211 @@
+//! The hub's shared state: the store, the registry snapshot, the batch writer and the wakeups
+//! that tell subscriptions a delivery was committed.
+//!
+//! Concurrency: request handlers read the registry through an `RwLock<Arc<Registry>>` held only
+//! to clone the `Arc`; changes build a new snapshot from the store and swap it in. Submissions go
+//! through one [`Writer`] task per process over an `mpsc` channel: it takes whatever is queued
+//! (up to `max_batch`), stores it in one transaction, and answers each submitter through its
+//! `oneshot`. Under load this is group commit: one fsync for many submissions.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::error::ApiError;
+use crate::registry::{Registry, RegistryDirs, RegistryError, import};
+use crate::store::{NewSubmission, Store, StoreError, Stored};
+
+/// Unix microseconds now.
+pub fn now_micros() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    i64::try_from(now.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
+}
+
+/// Per-member wakeups: a `watch` counter each subscription holds a receiver of. A `watch`
+/// remembers that it changed, so a commit between a subscription's query and its wait is not
+/// missed.
+#[derive(Debug, Default)]
+pub struct Wakeups {
+    members: Mutex<HashMap<String, watch::Sender<u64>>>,
+}
+
+impl Wakeups {
+    /// A receiver that changes whenever `member` gets a delivery.
+    pub fn subscribe(&self, member: &str) -> watch::Receiver<u64> {
+        let mut members = self.members.lock().unwrap_or_else(|e| e.into_inner());
+        members
+            .entry(member.to_owned())
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe()
+    }
+
+    /// Wakes `member`'s subscriptions.
+    pub fn wake(&self, member: &str) {
+        let members = self.members.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(sender) = members.get(member) {
+            sender.send_modify(|n| *n = n.wrapping_add(1));
+        }
+    }
+}
+
+type Job = (NewSubmission, oneshot::Sender<Result<Stored, StoreError>>);
+
+/// The handle submitters use to reach the batch writer.
+#[derive(Debug, Clone)]
+pub struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Starts the writer task.
+    pub fn start<S: Store>(store: Arc<S>, wakeups: Arc<Wakeups>, max_batch: usize) -> Self {
+        let (jobs, mut queue) = mpsc::channel::<Job>(max_batch.max(1) * 4);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(max_batch);
+            while queue.recv_many(&mut batch, max_batch.max(1)).await > 0 {
+                let (submissions, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
+                let result = store.store_batch(&submissions).await;
+                if result.is_ok() {
+                    let mut receivers: Vec<&str> = submissions
+                        .iter()
+                        .flat_map(|s| s.deliveries.iter().map(|d| d.receiver.as_str()))
+                        .collect();
+                    receivers.sort_unstable();
+                    receivers.dedup();
+                    for receiver in receivers {
+                        wakeups.wake(receiver);
+                    }
+                }
+                match result {
+                    Ok(outcomes) => {
+                        for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                            let _ = reply.send(Ok(outcome));
+                        }
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, count = replies.len(), "storing a batch failed");
+                        for reply in replies {
+                            let _ = reply.send(Err(error.clone()));
+                        }
+                    }
+                }
+            }
+        });
+        Self { jobs }
+    }
+
+    /// Stores one submission (with whatever else is queued) and waits for the commit.
+    pub async fn store(&self, submission: NewSubmission) -> Result<Stored, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send((submission, reply))
+            .await
+            .map_err(|_| ApiError::Unavailable("the hub is shutting down".into()))?;
+        let stored = answer
+            .await
+            .map_err(|_| ApiError::Unavailable("the hub is shutting down".into()))??;
+        Ok(stored)
+    }
+}
+
+/// Tunables of a running hub.
+#[derive(Debug, Clone)]
+pub struct HubSettings {
+    /// Largest document accepted.
+    pub max_document_bytes: usize,
+    /// Deepest nesting accepted.
+    pub max_depth: usize,
+    /// Most submissions per transaction.
+    pub max_batch: usize,
+    /// How often subscriptions look for deliveries committed by other replicas.
+    pub poll_interval: Duration,
+}
+
+impl Default for HubSettings {
+    fn default() -> Self {
+        let config = crate::config::HubConfig::default();
+        Self {
+            max_document_bytes: config.max_document_bytes,
+            max_depth: config.max_depth,
+            max_batch: config.max_batch,
+            poll_interval: Duration::from_millis(config.poll_interval_ms),
+        }
+    }
+}
+
+/// A running hub's state, shared by every request.
+#[derive(Debug)]
+pub struct Hub<S> {
+    /// The database.
+    pub store: Arc<S>,
+    registry: RwLock<Arc<Registry>>,
+    /// The batch writer.
+    pub writer: Writer,
+    /// Subscription wakeups.
+    pub wakeups: Arc<Wakeups>,
+    /// Tunables.
+    pub settings: HubSettings,
+    /// Set when the server shuts down, so open subscriptions end and graceful shutdown does not
+    /// wait for clients that never leave.
+    closing: watch::Sender<bool>,
+}
+
+impl<S: Store> Hub<S> {
+    /// Imports the config directories into the store, loads the registry and starts the writer.
+    pub async fn start(
+        store: S,
+        dirs: Option<&RegistryDirs>,
+        settings: HubSettings,
+    ) -> Result<Arc<Self>, RegistryError> {
+        if let Some(dirs) = dirs {
+            import(&store, dirs, now_micros()).await?;
+        }
+        let store = Arc::new(store);
+        let wakeups = Arc::new(Wakeups::default());
+        let hub = Self {
+            registry: RwLock::new(Arc::new(Registry::default())),
+            writer: Writer::start(store.clone(), wakeups.clone(), settings.max_batch),
+            store,
+            wakeups,
+            settings,
+            closing: watch::channel(false).0,
+        };
+        hub.reload().await?;
+        Ok(Arc::new(hub))
+    }
+
+    /// The current registry snapshot.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Ends every open subscription (at shutdown).
+    pub fn close_streams(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Changes to `true` when subscriptions must end.
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+
+    /// Rebuilds the registry snapshot from the store.
+    pub async fn reload(&self) -> Result<(), RegistryError> {
+        let mut registry = Registry::from_rows(self.store.registry().await?)?;
+        for entry in registry.profiles.values_mut() {
+            if let Some(profile) = Arc::get_mut(&mut entry.current) {
+                profile.plan.limits = originhub_core::limits::Limits {
+                    max_bytes: self.settings.max_document_bytes,
+                    max_depth: self.settings.max_depth,
+                };
+            }
+        }
+        *self.registry.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(registry);
+        Ok(())
+    }
+}

@@ -1,0 +1,129 @@
+//! Starting a hub from a [`HubConfig`]: open the configured backend, import the config folders,
+//! and serve until shutdown. Shared by `originhub serve`, `originhub demo` and the load test.
+
+use std::future::Future;
+use std::path::Path;
+
+use thiserror::Error;
+use tokio::net::TcpListener;
+
+use crate::config::{Database, HubConfig};
+use crate::hub::{Hub, HubSettings};
+use crate::registry::RegistryError;
+use crate::server::{ServeError, ServerTls, run};
+use crate::store::{PostgresStore, SqliteStore, Store, StoreError};
+
+/// Why a hub did not start or stopped with an error.
+#[derive(Debug, Error)]
+pub enum LaunchError {
+    /// A TLS file is missing or unreadable.
+    #[error("cannot read {path}: {message} (make certificates with `originhub dev-certs`)")]
+    TlsFile {
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// The data directory cannot be created.
+    #[error("cannot create data directory {path}: {message}")]
+    DataDir {
+        /// The folder.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// The database could not be opened or migrated.
+    #[error("{database}: {source}")]
+    Store {
+        /// Which database.
+        database: String,
+        /// Why.
+        source: StoreError,
+    },
+    /// The registry did not load.
+    #[error("registry: {0}")]
+    Registry(#[from] RegistryError),
+    /// Serving failed.
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, LaunchError> {
+    std::fs::read(path).map_err(|e| LaunchError::TlsFile {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+impl HubConfig {
+    /// The hub's TLS material.
+    pub fn server_tls(&self) -> Result<ServerTls, LaunchError> {
+        Ok(ServerTls {
+            client_ca: read(&self.tls.ca)?,
+            certificate: read(&self.tls.certificate)?,
+            key: read(&self.tls.key)?,
+        })
+    }
+
+    /// The hub's tunables.
+    pub fn settings(&self) -> HubSettings {
+        HubSettings {
+            max_document_bytes: self.max_document_bytes,
+            max_depth: self.max_depth,
+            max_batch: self.max_batch,
+            poll_interval: std::time::Duration::from_millis(self.poll_interval_ms),
+        }
+    }
+}
+
+async fn serve_with<S: Store>(
+    store: S,
+    config: &HubConfig,
+    tls: ServerTls,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), LaunchError> {
+    let hub = Hub::start(store, Some(&config.registry_dirs()), config.settings()).await?;
+    let registry = hub.registry();
+    tracing::info!(
+        backend = hub.store.backend(),
+        members = registry.members.len(),
+        agreements = registry.agreements.len(),
+        profiles = registry.profiles.len(),
+        "registry loaded"
+    );
+    run(hub, listener, tls, shutdown).await?;
+    Ok(())
+}
+
+/// Opens the configured database and serves on `listener` until `shutdown` resolves.
+pub async fn serve(
+    config: &HubConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), LaunchError> {
+    let tls = config.server_tls()?;
+    let database = config.database();
+    let store_error = |source| LaunchError::Store {
+        database: database.describe(),
+        source,
+    };
+    match &database {
+        Database::SqliteFile(path) => {
+            std::fs::create_dir_all(&config.data_dir).map_err(|e| LaunchError::DataDir {
+                path: config.data_dir.display().to_string(),
+                message: e.to_string(),
+            })?;
+            let store = SqliteStore::open(path).await.map_err(store_error)?;
+            serve_with(store, config, tls, listener, shutdown).await
+        }
+        Database::SqliteUrl(url) => {
+            let store = SqliteStore::connect(url).await.map_err(store_error)?;
+            serve_with(store, config, tls, listener, shutdown).await
+        }
+        Database::Postgres(url) => {
+            let store = PostgresStore::connect(url).await.map_err(store_error)?;
+            serve_with(store, config, tls, listener, shutdown).await
+        }
+    }
+}

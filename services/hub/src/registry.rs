@@ -1,0 +1,227 @@
+//! The registry: members, agreements and compiled profiles, as one immutable snapshot the
+//! request handlers read without locking. It is rebuilt from the store after every change, so
+//! the database stays the one source of truth; the config directory is imported into the store
+//! at start-up.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use originhub_core::agreement::{AgreementDef, DefinitionError, MemberDef};
+use originhub_core::profile::{Plan, ProfileError, compile};
+use thiserror::Error;
+
+use crate::store::{ProfilePut, ProfileRow, RegistryRows, Store, StoreError};
+
+/// Why the registry could not be loaded or changed.
+#[derive(Debug, Error)]
+pub enum RegistryError {
+    /// A member or agreement definition is wrong.
+    #[error(transparent)]
+    Definition(#[from] DefinitionError),
+    /// A profile does not compile.
+    #[error("{origin}: {} error(s): {}", errors.len(), errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Profile {
+        /// File or id.
+        origin: String,
+        /// Every error.
+        errors: Vec<ProfileError>,
+    },
+    /// That profile version exists with other content.
+    #[error(
+        "profile {id:?} version {version:?} already exists with other content; give the new content a new version"
+    )]
+    VersionExists {
+        /// Profile id.
+        id: String,
+        /// Version.
+        version: String,
+    },
+    /// A config file could not be read.
+    #[error("cannot read {path}: {message}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A compiled profile version.
+#[derive(Debug)]
+pub struct CompiledProfile {
+    /// The plan.
+    pub plan: Plan,
+    /// The file it came from.
+    pub source: String,
+}
+
+impl CompiledProfile {
+    /// `id@version`, as deliveries record it.
+    pub fn label(&self) -> String {
+        format!("{}@{}", self.plan.id, self.plan.version)
+    }
+}
+
+/// Every stored version of one profile, and the current one compiled.
+#[derive(Debug)]
+pub struct ProfileEntry {
+    /// The newest version, compiled.
+    pub current: Arc<CompiledProfile>,
+    /// Every version, oldest first: (version, source).
+    pub versions: Vec<(String, String)>,
+}
+
+/// One consistent view of members, agreements and profiles.
+#[derive(Debug, Default)]
+pub struct Registry {
+    /// By id: the definition and its TOML.
+    pub members: BTreeMap<String, (MemberDef, String)>,
+    /// By id: the definition and its TOML.
+    pub agreements: BTreeMap<String, (AgreementDef, String)>,
+    /// By id.
+    pub profiles: BTreeMap<String, ProfileEntry>,
+}
+
+impl Registry {
+    /// A member's definition.
+    pub fn member(&self, id: &str) -> Option<MemberDef> {
+        self.members.get(id).map(|(def, _)| def.clone())
+    }
+
+    /// The current version of a profile.
+    pub fn profile(&self, id: &str) -> Option<&Arc<CompiledProfile>> {
+        self.profiles.get(id).map(|entry| &entry.current)
+    }
+
+    /// Builds the snapshot from stored rows; every agreement must name known members and
+    /// profiles.
+    pub fn from_rows(rows: RegistryRows) -> Result<Self, RegistryError> {
+        let mut registry = Self::default();
+        for (id, source) in rows.members {
+            let def = MemberDef::parse(&source, &format!("member {id:?}"))?;
+            registry.members.insert(id, (def, source));
+        }
+        for row in rows.profiles {
+            let plan = compile_profile(&row.source, &format!("profile {:?}", row.id))?;
+            let versions = match registry.profiles.remove(&row.id) {
+                Some(entry) => entry.versions,
+                None => Vec::new(),
+            };
+            let mut versions = versions;
+            versions.push((row.version, row.source.clone()));
+            registry.profiles.insert(
+                row.id,
+                ProfileEntry {
+                    current: Arc::new(CompiledProfile {
+                        plan,
+                        source: row.source,
+                    }),
+                    versions,
+                },
+            );
+        }
+        for (id, source) in rows.agreements {
+            let def = AgreementDef::parse(&source, &format!("agreement {id:?}"))?;
+            registry.check_agreement(&def)?;
+            registry.agreements.insert(id, (def, source));
+        }
+        Ok(registry)
+    }
+
+    /// Checks the members and profiles an agreement names.
+    pub fn check_agreement(&self, def: &AgreementDef) -> Result<(), DefinitionError> {
+        def.check_references(|id| self.member(id), |id| self.profiles.contains_key(id))
+    }
+}
+
+/// Compiles a profile for the hub: its rules apply to what members submit.
+pub fn compile_profile(source: &str, origin: &str) -> Result<Plan, RegistryError> {
+    compile(source, origin).map_err(|errors| RegistryError::Profile {
+        origin: origin.to_owned(),
+        errors,
+    })
+}
+
+/// Reads `*.toml` in `dir`, sorted; a missing directory is empty.
+fn toml_files(dir: &Path) -> Result<Vec<(PathBuf, String)>, RegistryError> {
+    let io = |path: &Path, e: std::io::Error| RegistryError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| io(dir, e))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml") && p.is_file())
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
+            Ok((path, text))
+        })
+        .collect()
+}
+
+/// Where the declarative registry lives.
+#[derive(Debug, Clone)]
+pub struct RegistryDirs {
+    /// `members/*.toml`.
+    pub members: PathBuf,
+    /// `agreements/*.toml`.
+    pub agreements: PathBuf,
+    /// `profiles/*.toml`.
+    pub profiles: PathBuf,
+}
+
+/// Imports the config directories into the store: profiles first (new versions are added, a
+/// changed file under an existing version is an error), then members, then agreements (checked
+/// against what is stored). Returns how many files were read.
+pub async fn import<S: Store>(
+    store: &S,
+    dirs: &RegistryDirs,
+    now: i64,
+) -> Result<usize, RegistryError> {
+    let mut count = 0;
+    for (path, source) in toml_files(&dirs.profiles)? {
+        let origin = path.display().to_string();
+        let plan = compile_profile(&source, &origin)?;
+        let row = ProfileRow {
+            id: plan.id.clone(),
+            version: plan.version.clone(),
+            source,
+        };
+        if store.put_profile(&row, now).await? == ProfilePut::Conflict {
+            return Err(RegistryError::VersionExists {
+                id: row.id,
+                version: row.version,
+            });
+        }
+        count += 1;
+    }
+    for (path, source) in toml_files(&dirs.members)? {
+        let def = MemberDef::parse(&source, &path.display().to_string())?;
+        store.put_member(&def.id, &source, now).await?;
+        count += 1;
+    }
+    let snapshot = Registry::from_rows(store.registry().await?)?;
+    for (path, source) in toml_files(&dirs.agreements)? {
+        let def = AgreementDef::parse(&source, &path.display().to_string())?;
+        snapshot
+            .check_agreement(&def)
+            .map_err(|e| DefinitionError {
+                what: path.display().to_string(),
+                message: e.message,
+            })?;
+        store.put_agreement(&def.id, &source, now).await?;
+        count += 1;
+    }
+    Ok(count)
+}

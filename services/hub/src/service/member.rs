@@ -1,0 +1,303 @@
+//! `MemberService`: what members do. A member submits only as itself (the certificate's CN),
+//! and receives, acknowledges and reads the status of only its own traffic.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use super::{caller, require, timestamp};
+use crate::error::ApiError;
+use crate::hub::{Hub, now_micros};
+use crate::identity::Role;
+use crate::pipeline::{Submission, content_hash, idempotency_key, prepare};
+use crate::proto::member_service_server::MemberService;
+use crate::proto::{
+    AckRequest, AckResponse, Delivery, DeliveryState, GetStatusRequest, GetStatusResponse,
+    NotRepresentable, Receipt, ReceiverStatus, SubmitRequest, SubmitResponse, SubscribeRequest,
+    SubscribeResponse,
+};
+use crate::store::{self, AckOutcome, DeliveryRecord, Store, Stored};
+
+/// Deliveries read per query while streaming.
+const PAGE: i64 = 256;
+/// Most delivery ids in one `Ack`.
+const MAX_ACK_IDS: usize = 10_000;
+
+/// The member API over a hub.
+#[derive(Debug)]
+pub struct MemberApi<S> {
+    hub: Arc<Hub<S>>,
+}
+
+impl<S> MemberApi<S> {
+    /// The API over `hub`.
+    pub fn new(hub: Arc<Hub<S>>) -> Self {
+        Self { hub }
+    }
+}
+
+fn receipt(receipt: store::Receipt) -> Receipt {
+    Receipt {
+        tracking_id: receipt.tracking_id,
+        certificate_id: receipt.certificate_id,
+        content_hash: receipt.content_hash,
+        receivers: receipt.receivers,
+        accepted_at: Some(timestamp(receipt.accepted_at)),
+        sender_profile: receipt.sender_profile,
+    }
+}
+
+fn delivery(record: DeliveryRecord) -> Delivery {
+    Delivery {
+        delivery_id: record.delivery_id,
+        sequence: u64::try_from(record.sequence).unwrap_or(0),
+        tracking_id: record.tracking_id,
+        certificate_id: record.certificate_id,
+        agreement: record.agreement,
+        sender: record.sender,
+        profile: record.profile,
+        document: record.document,
+        original: record.original,
+        original_profile: record.original_profile,
+        original_hash: record.original_hash,
+        not_representable: record
+            .not_representable
+            .into_iter()
+            .map(|n| NotRepresentable {
+                path: n.path,
+                reason: n.reason,
+            })
+            .collect(),
+        accepted_at: Some(timestamp(record.accepted_at)),
+    }
+}
+
+fn duplicate_or_conflict(stored: Stored) -> Result<SubmitResponse, ApiError> {
+    match stored {
+        Stored::Created(r) => Ok(SubmitResponse {
+            receipt: Some(receipt(r)),
+            duplicate: false,
+        }),
+        Stored::Duplicate(r) => Ok(SubmitResponse {
+            receipt: Some(receipt(r)),
+            duplicate: true,
+        }),
+        Stored::Conflict { tracking_id } => Err(ApiError::AlreadyExists(format!(
+            "idempotency key already used for different content (submission {tracking_id})"
+        ))),
+    }
+}
+
+impl<S: Store> MemberApi<S> {
+    async fn submit(&self, request: Request<SubmitRequest>) -> Result<SubmitResponse, ApiError> {
+        let sender = require(&request, Role::Member, "Submit")?;
+        let request = request.into_inner();
+        let limit = self.hub.settings.max_document_bytes;
+        if request.document.is_empty() {
+            return Err(ApiError::invalid("document", "empty"));
+        }
+        if request.document.len() > limit {
+            return Err(ApiError::invalid(
+                "document",
+                format!(
+                    "{} bytes, over the limit of {limit} bytes",
+                    request.document.len()
+                ),
+            ));
+        }
+        // A given key can be answered before any translation work.
+        if !request.idempotency_key.is_empty() {
+            let key = idempotency_key(&request.idempotency_key, "");
+            if let Some(existing) = self.hub.store.find_by_key(&sender.name, &key).await? {
+                let stored = if existing.content_hash == content_hash(&request.document) {
+                    Stored::Duplicate(existing)
+                } else {
+                    Stored::Conflict {
+                        tracking_id: existing.tracking_id,
+                    }
+                };
+                return duplicate_or_conflict(stored);
+            }
+        }
+        let registry = self.hub.registry();
+        let submission = prepare(
+            &registry,
+            Submission {
+                sender: &sender.name,
+                agreement: &request.agreement,
+                profile: &request.profile,
+                document: &request.document,
+                idempotency_key: &request.idempotency_key,
+            },
+            now_micros(),
+        )?;
+        let tracking_id = submission.tracking_id.clone();
+        let stored = self.hub.writer.store(submission).await?;
+        if let Stored::Created(r) = &stored {
+            tracing::info!(%tracking_id, sender = %sender.name, receivers = ?r.receivers, "accepted");
+        }
+        duplicate_or_conflict(stored)
+    }
+
+    async fn ack(&self, request: Request<AckRequest>) -> Result<AckResponse, ApiError> {
+        let receiver = require(&request, Role::Member, "Ack")?;
+        let ids = request.into_inner().delivery_ids;
+        if ids.len() > MAX_ACK_IDS {
+            return Err(ApiError::invalid(
+                "delivery_ids",
+                format!("{} ids, over the limit of {MAX_ACK_IDS}", ids.len()),
+            ));
+        }
+        match self
+            .hub
+            .store
+            .acknowledge(&receiver.name, &ids, now_micros())
+            .await?
+        {
+            AckOutcome::Acknowledged(count) => Ok(AckResponse {
+                acknowledged: count,
+            }),
+            AckOutcome::NotYours(id) => Err(ApiError::PermissionDenied(format!(
+                "delivery {id} is not addressed to {:?}; nothing was acknowledged",
+                receiver.name
+            ))),
+            AckOutcome::Unknown(id) => Err(ApiError::NotFound(format!(
+                "no delivery {id}; nothing was acknowledged"
+            ))),
+        }
+    }
+
+    async fn status(
+        &self,
+        request: Request<GetStatusRequest>,
+    ) -> Result<GetStatusResponse, ApiError> {
+        let caller = caller(&request)?;
+        let tracking_id = request.into_inner().tracking_id;
+        let status = self
+            .hub
+            .store
+            .status(&tracking_id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("no submission {tracking_id:?}")))?;
+        if caller.role == Role::Member && status.sender != caller.name {
+            return Err(ApiError::PermissionDenied(format!(
+                "submission {tracking_id} was not sent by {:?}",
+                caller.name
+            )));
+        }
+        Ok(GetStatusResponse {
+            receipt: Some(receipt(status.receipt)),
+            agreement: status.agreement,
+            receivers: status
+                .receivers
+                .into_iter()
+                .map(|r| ReceiverStatus {
+                    receiver: r.receiver,
+                    delivery_id: r.delivery_id,
+                    state: match r.state.as_str() {
+                        "acknowledged" => DeliveryState::Acknowledged,
+                        _ => DeliveryState::Pending,
+                    } as i32,
+                    profile: r.profile,
+                    acknowledged_at: r.acknowledged_at.map(timestamp),
+                })
+                .collect(),
+        })
+    }
+}
+
+/// Streams `receiver`'s unacknowledged deliveries after `after`, then new ones as they are
+/// committed, until the client goes away (or, with `stop_when_drained`, the backlog is sent).
+async fn stream_deliveries<S: Store>(
+    hub: Arc<Hub<S>>,
+    receiver: String,
+    mut after: i64,
+    stop_when_drained: bool,
+    out: mpsc::Sender<Result<SubscribeResponse, Status>>,
+) {
+    let mut wake = hub.wakeups.subscribe(&receiver);
+    let mut closing = hub.closing();
+    loop {
+        if *closing.borrow_and_update() {
+            return;
+        }
+        wake.borrow_and_update();
+        let page = match hub.store.pending(&receiver, after, PAGE).await {
+            Ok(page) => page,
+            Err(error) => {
+                let _ = out.send(Err(ApiError::from(error).into())).await;
+                return;
+            }
+        };
+        let full = page.len() as i64 == PAGE;
+        for record in page {
+            after = record.sequence;
+            let message = SubscribeResponse {
+                delivery: Some(delivery(record)),
+            };
+            if out.send(Ok(message)).await.is_err() {
+                return; // the client went away
+            }
+        }
+        if full {
+            continue;
+        }
+        if stop_when_drained {
+            return;
+        }
+        tokio::select! {
+            changed = wake.changed() => if changed.is_err() { return },
+            () = tokio::time::sleep(hub.settings.poll_interval) => {}
+            () = out.closed() => return,
+            _ = closing.changed() => return,
+        }
+    }
+}
+
+type DeliveryStream = Pin<Box<dyn Stream<Item = Result<SubscribeResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl<S: Store> MemberService for MemberApi<S> {
+    async fn submit(
+        &self,
+        request: Request<SubmitRequest>,
+    ) -> Result<Response<SubmitResponse>, Status> {
+        Ok(Response::new(MemberApi::submit(self, request).await?))
+    }
+
+    type SubscribeStream = DeliveryStream;
+
+    async fn subscribe(
+        &self,
+        request: Request<SubscribeRequest>,
+    ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let receiver = require(&request, Role::Member, "Subscribe")?;
+        let request = request.into_inner();
+        let after = i64::try_from(request.after_sequence)
+            .map_err(|_| Status::from(ApiError::invalid("after_sequence", "out of range")))?;
+        let (out, stream) = mpsc::channel(64);
+        tokio::spawn(stream_deliveries(
+            self.hub.clone(),
+            receiver.name,
+            after,
+            request.stop_when_drained,
+            out,
+        ));
+        Ok(Response::new(Box::pin(ReceiverStream::new(stream))))
+    }
+
+    async fn ack(&self, request: Request<AckRequest>) -> Result<Response<AckResponse>, Status> {
+        Ok(Response::new(MemberApi::ack(self, request).await?))
+    }
+
+    async fn get_status(
+        &self,
+        request: Request<GetStatusRequest>,
+    ) -> Result<Response<GetStatusResponse>, Status> {
+        Ok(Response::new(MemberApi::status(self, request).await?))
+    }
+}

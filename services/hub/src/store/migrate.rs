@@ -1,0 +1,41 @@
+//! The migrations in `migrations/sqlite` and `migrations/postgres`, compiled into the binary so
+//! it needs no files at run time. They are applied at start-up.
+
+use std::borrow::Cow;
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+fn migrator(files: &[(i64, &'static str, &'static str)]) -> Migrator {
+    let migrations = files
+        .iter()
+        .map(|(version, description, sql)| {
+            Migration::new(
+                *version,
+                Cow::Borrowed(*description),
+                MigrationType::Simple,
+                Cow::Borrowed(*sql),
+                false,
+            )
+        })
+        .collect::<Vec<_>>();
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ..Migrator::DEFAULT
+    }
+}
+
+pub(super) fn sqlite() -> Migrator {
+    migrator(&[(
+        1,
+        "hub",
+        include_str!("../../../../migrations/sqlite/0001_hub.sql"),
+    )])
+}
+
+pub(super) fn postgres() -> Migrator {
+    migrator(&[(
+        1,
+        "hub",
+        include_str!("../../../../migrations/postgres/0001_hub.sql"),
+    )])
+}

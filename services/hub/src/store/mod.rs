@@ -1,0 +1,349 @@
+//! Storage behind one trait, [`Store`], with two sqlx backends: [`SqliteStore`] (the embedded
+//! default, a file in the data directory) and [`PostgresStore`] (`DATABASE_URL`).
+//!
+//! - `sql`: the queries, written once in the dialect both databases accept (`$n` parameters,
+//!   `ON CONFLICT`, `RETURNING`) and instantiated per backend by a macro;
+//! - `sqlite`, `postgres`: connecting, migrating, and what differs (write serialisation).
+//!
+//! The one write that matters, [`Store::store_batch`], puts submissions, their canonical form,
+//! every receiver's translated delivery and the receipt events in one transaction. Batches are
+//! written one at a time (SQLite has one writer; on Postgres an advisory lock serialises them
+//! across replicas), so delivery sequence numbers are assigned in commit order and a subscriber
+//! that reads "after sequence n" never skips a row committed late.
+
+mod migrate;
+mod postgres;
+mod sql;
+mod sqlite;
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// A storage failure. Cloneable so one failed batch can answer every submission in it.
+#[derive(Debug, Clone, Error)]
+pub enum StoreError {
+    /// The database refused or could not be reached.
+    #[error("database error: {0}")]
+    Database(String),
+    /// Migrations failed.
+    #[error("cannot migrate the database: {0}")]
+    Migrate(String),
+    /// A stored row does not decode.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Database(error.to_string())
+    }
+}
+
+/// A receiver's translated copy, ready to store.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    /// Stable id (UUID).
+    pub delivery_id: String,
+    /// Receiving member.
+    pub receiver: String,
+    /// `id@version` of the profile that wrote `document`.
+    pub profile: String,
+    /// The document in the receiver's profile.
+    pub document: Vec<u8>,
+    /// Canonical fields the receiver's profile cannot express.
+    pub not_representable: Vec<NotRepresentable>,
+}
+
+/// A canonical field a receiver's profile cannot express.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotRepresentable {
+    /// Canonical path.
+    pub path: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// A validated, translated and routed submission, ready to store.
+#[derive(Debug, Clone)]
+pub struct NewSubmission {
+    /// Hub tracking id (UUID).
+    pub tracking_id: String,
+    /// Sending member.
+    pub sender: String,
+    /// Agreement.
+    pub agreement: String,
+    /// Certificate id read from the document.
+    pub certificate_id: String,
+    /// Idempotency key (given, or derived from the certificate id).
+    pub idempotency_key: String,
+    /// SHA-256 of `original`, lower-case hex.
+    pub content_hash: String,
+    /// `id@version` of the sender's profile.
+    pub sender_profile: String,
+    /// The submitted bytes.
+    pub original: Vec<u8>,
+    /// The canonical record as JSON.
+    pub canonical: String,
+    /// When the hub accepted it, Unix microseconds.
+    pub accepted_at: i64,
+    /// One per receiver, in routing order.
+    pub deliveries: Vec<NewDelivery>,
+}
+
+/// What the hub tells a sender about an accepted submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// Hub tracking id.
+    pub tracking_id: String,
+    /// Certificate id.
+    pub certificate_id: String,
+    /// SHA-256 of the submitted bytes.
+    pub content_hash: String,
+    /// Receiving members.
+    pub receivers: Vec<String>,
+    /// Unix microseconds.
+    pub accepted_at: i64,
+    /// `id@version` of the sender's profile.
+    pub sender_profile: String,
+}
+
+impl NewSubmission {
+    /// The receipt this submission earns once stored.
+    pub fn receipt(&self) -> Receipt {
+        Receipt {
+            tracking_id: self.tracking_id.clone(),
+            certificate_id: self.certificate_id.clone(),
+            content_hash: self.content_hash.clone(),
+            receivers: self.deliveries.iter().map(|d| d.receiver.clone()).collect(),
+            accepted_at: self.accepted_at,
+            sender_profile: self.sender_profile.clone(),
+        }
+    }
+}
+
+/// The outcome of storing one submission of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    /// Stored now.
+    Created(Receipt),
+    /// The key was stored before with the same content: the original receipt.
+    Duplicate(Receipt),
+    /// The key was stored before with other content.
+    Conflict {
+        /// The original submission.
+        tracking_id: String,
+    },
+}
+
+/// A stored delivery as a receiver gets it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    /// Position in the receiver's stream.
+    pub sequence: i64,
+    /// Stable id.
+    pub delivery_id: String,
+    /// Hub tracking id.
+    pub tracking_id: String,
+    /// Certificate id.
+    pub certificate_id: String,
+    /// Agreement.
+    pub agreement: String,
+    /// Sending member.
+    pub sender: String,
+    /// `id@version` of the receiver's profile.
+    pub profile: String,
+    /// The document in the receiver's profile.
+    pub document: Vec<u8>,
+    /// The sender's bytes.
+    pub original: Vec<u8>,
+    /// `id@version` of the sender's profile.
+    pub original_profile: String,
+    /// SHA-256 of `original`.
+    pub original_hash: String,
+    /// What the receiver's profile cannot express.
+    pub not_representable: Vec<NotRepresentable>,
+    /// Unix microseconds.
+    pub accepted_at: i64,
+}
+
+/// Where one receiver's delivery stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiverState {
+    /// Receiving member.
+    pub receiver: String,
+    /// Delivery id.
+    pub delivery_id: String,
+    /// `pending` or `acknowledged`.
+    pub state: String,
+    /// `id@version` of the receiver's profile.
+    pub profile: String,
+    /// Unix microseconds.
+    pub acknowledged_at: Option<i64>,
+}
+
+/// A submission and its deliveries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubmissionStatus {
+    /// Sending member.
+    pub sender: String,
+    /// Agreement.
+    pub agreement: String,
+    /// The original receipt.
+    pub receipt: Receipt,
+    /// Per receiver.
+    pub receivers: Vec<ReceiverState>,
+}
+
+/// Delivery counts for one agreement and receiver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsRow {
+    /// Agreement.
+    pub agreement: String,
+    /// Receiving member.
+    pub receiver: String,
+    /// Deliveries stored.
+    pub delivered: i64,
+    /// Of those, acknowledged.
+    pub acknowledged: i64,
+}
+
+/// Why an acknowledgement was refused (nothing of it is applied).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AckOutcome {
+    /// This many changed to acknowledged (the rest were already).
+    Acknowledged(u32),
+    /// The id belongs to another member.
+    NotYours(String),
+    /// No such delivery.
+    Unknown(String),
+}
+
+/// A stored profile version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileRow {
+    /// Profile id.
+    pub id: String,
+    /// Declared version.
+    pub version: String,
+    /// The profile file.
+    pub source: String,
+}
+
+/// What putting a profile version did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfilePut {
+    /// A new version.
+    Created,
+    /// This exact version was stored already.
+    Unchanged,
+    /// This version exists with other content.
+    Conflict,
+}
+
+/// The registry as stored: members and agreements as their TOML, every profile version in the
+/// order stored.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryRows {
+    /// (id, definition).
+    pub members: Vec<(String, String)>,
+    /// (id, definition).
+    pub agreements: Vec<(String, String)>,
+    /// Oldest first.
+    pub profiles: Vec<ProfileRow>,
+}
+
+/// What the hub needs from a database. Every method is one transaction.
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Stores a batch of submissions in one transaction; one outcome per submission, in order.
+    fn store_batch(
+        &self,
+        batch: &[NewSubmission],
+    ) -> impl Future<Output = Result<Vec<Stored>, StoreError>> + Send;
+
+    /// The receipt and content hash stored under a sender's idempotency key.
+    fn find_by_key(
+        &self,
+        sender: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Receipt>, StoreError>> + Send;
+
+    /// A receiver's unacknowledged deliveries after `after`, in order, at most `limit`.
+    fn pending(
+        &self,
+        receiver: &str,
+        after: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<DeliveryRecord>, StoreError>> + Send;
+
+    /// Marks the receiver's deliveries acknowledged, all or none.
+    fn acknowledge(
+        &self,
+        receiver: &str,
+        delivery_ids: &[String],
+        at: i64,
+    ) -> impl Future<Output = Result<AckOutcome, StoreError>> + Send;
+
+    /// A submission and its deliveries.
+    fn status(
+        &self,
+        tracking_id: &str,
+    ) -> impl Future<Output = Result<Option<SubmissionStatus>, StoreError>> + Send;
+
+    /// Delivery counts per agreement and receiver.
+    fn stats(&self) -> impl Future<Output = Result<Vec<StatsRow>, StoreError>> + Send;
+
+    /// The whole registry.
+    fn registry(&self) -> impl Future<Output = Result<RegistryRows, StoreError>> + Send;
+
+    /// Creates or replaces a member.
+    fn put_member(
+        &self,
+        id: &str,
+        definition: &str,
+        at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Creates or replaces an agreement.
+    fn put_agreement(
+        &self,
+        id: &str,
+        definition: &str,
+        at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Adds a profile version.
+    fn put_profile(
+        &self,
+        profile: &ProfileRow,
+        at: i64,
+    ) -> impl Future<Output = Result<ProfilePut, StoreError>> + Send;
+
+    /// Receipt events of a submission, oldest first: (kind, member, delivery id).
+    fn events(
+        &self,
+        tracking_id: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String, Option<String>)>, StoreError>> + Send;
+}
+
+fn decode_losses(text: &str) -> Result<Vec<NotRepresentable>, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn encode_losses(losses: &[NotRepresentable]) -> String {
+    serde_json::to_string(losses).unwrap_or_else(|_| "[]".to_owned())
+}
+
+fn split_receivers(text: &str) -> Vec<String> {
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}

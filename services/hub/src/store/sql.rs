@@ -1,0 +1,419 @@
+//! The queries, written once. Both databases accept `$n` parameters, `ON CONFLICT ... DO
+//! NOTHING` and `RETURNING`, so one text serves both; the macro instantiates [`super::Store`]
+//! for a backend type with a `pool` field and a `lock_writes` method (what makes batch writes
+//! one at a time on that database).
+
+/// Rows per multi-row INSERT: well under both databases' parameter limits.
+pub(super) const ROWS_PER_INSERT: usize = 500;
+
+macro_rules! impl_store {
+    ($store:ty, $db:ty, $name:literal) => {
+        impl $crate::store::Store for $store {
+            fn backend(&self) -> &'static str {
+                $name
+            }
+
+            async fn store_batch(
+                &self,
+                batch: &[$crate::store::NewSubmission],
+            ) -> Result<Vec<$crate::store::Stored>, $crate::store::StoreError> {
+                use std::collections::HashSet;
+                use $crate::store::{Stored, encode_losses, sql::ROWS_PER_INSERT};
+
+                let mut tx = self.pool.begin().await?;
+                Self::lock_writes(&mut tx).await?;
+                let mut created = HashSet::new();
+                for chunk in batch.chunks(ROWS_PER_INSERT) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO submissions (tracking_id, sender, agreement, certificate_id, \
+                         idempotency_key, content_hash, sender_profile, original, canonical, \
+                         receivers, accepted_at) ",
+                    );
+                    insert.push_values(chunk, |mut row, s| {
+                        let receivers: Vec<&str> =
+                            s.deliveries.iter().map(|d| d.receiver.as_str()).collect();
+                        row.push_bind(&s.tracking_id)
+                            .push_bind(&s.sender)
+                            .push_bind(&s.agreement)
+                            .push_bind(&s.certificate_id)
+                            .push_bind(&s.idempotency_key)
+                            .push_bind(&s.content_hash)
+                            .push_bind(&s.sender_profile)
+                            .push_bind(&s.original)
+                            .push_bind(&s.canonical)
+                            .push_bind(receivers.join(","))
+                            .push_bind(s.accepted_at);
+                    });
+                    insert.push(
+                        " ON CONFLICT (sender, idempotency_key) DO NOTHING RETURNING tracking_id",
+                    );
+                    let ids: Vec<(String,)> = insert.build_query_as().fetch_all(&mut *tx).await?;
+                    created.extend(ids.into_iter().map(|(id,)| id));
+                }
+                let mut outcomes = Vec::with_capacity(batch.len());
+                for submission in batch {
+                    if created.contains(&submission.tracking_id) {
+                        outcomes.push(Stored::Created(submission.receipt()));
+                        continue;
+                    }
+                    let existing = Self::receipt_by_key(
+                        &mut *tx,
+                        &submission.sender,
+                        &submission.idempotency_key,
+                    )
+                    .await?
+                    .ok_or_else(|| {
+                        $crate::store::StoreError::Database(
+                            "a conflicting submission vanished inside its transaction".into(),
+                        )
+                    })?;
+                    outcomes.push(if existing.content_hash == submission.content_hash {
+                        Stored::Duplicate(existing)
+                    } else {
+                        Stored::Conflict {
+                            tracking_id: existing.tracking_id,
+                        }
+                    });
+                }
+                let fresh: Vec<_> = batch
+                    .iter()
+                    .filter(|s| created.contains(&s.tracking_id))
+                    .collect();
+                let deliveries: Vec<_> = fresh
+                    .iter()
+                    .flat_map(|s| s.deliveries.iter().map(move |d| (*s, d)))
+                    .collect();
+                for chunk in deliveries.chunks(ROWS_PER_INSERT) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO deliveries (delivery_id, tracking_id, receiver, profile, \
+                         document, not_representable, state, created_at) ",
+                    );
+                    insert.push_values(chunk, |mut row, (s, d)| {
+                        row.push_bind(&d.delivery_id)
+                            .push_bind(&s.tracking_id)
+                            .push_bind(&d.receiver)
+                            .push_bind(&d.profile)
+                            .push_bind(&d.document)
+                            .push_bind(encode_losses(&d.not_representable))
+                            .push_bind("pending")
+                            .push_bind(s.accepted_at);
+                    });
+                    insert.build().execute(&mut *tx).await?;
+                }
+                // One "accepted" event per submission, one "queued" per delivery.
+                let events: Vec<_> = fresh
+                    .iter()
+                    .flat_map(|s| {
+                        std::iter::once((*s, None, s.sender.as_str(), "accepted", s.content_hash.as_str()))
+                            .chain(s.deliveries.iter().map(move |d| {
+                                (*s, Some(d.delivery_id.as_str()), d.receiver.as_str(), "queued", d.profile.as_str())
+                            }))
+                    })
+                    .collect();
+                for chunk in events.chunks(ROWS_PER_INSERT) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO receipt_events (tracking_id, delivery_id, member, kind, at, detail) ",
+                    );
+                    insert.push_values(chunk, |mut row, (s, delivery, member, kind, detail)| {
+                        row.push_bind(&s.tracking_id)
+                            .push_bind(*delivery)
+                            .push_bind(*member)
+                            .push_bind(*kind)
+                            .push_bind(s.accepted_at)
+                            .push_bind(*detail);
+                    });
+                    insert.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(outcomes)
+            }
+
+            async fn find_by_key(
+                &self,
+                sender: &str,
+                key: &str,
+            ) -> Result<Option<$crate::store::Receipt>, $crate::store::StoreError> {
+                let mut conn = self.pool.acquire().await?;
+                Self::receipt_by_key(&mut *conn, sender, key).await
+            }
+
+            async fn pending(
+                &self,
+                receiver: &str,
+                after: i64,
+                limit: i64,
+            ) -> Result<Vec<$crate::store::DeliveryRecord>, $crate::store::StoreError> {
+                type Row = (
+                    i64, String, String, String, String, String, String, Vec<u8>, Vec<u8>,
+                    String, String, String, i64,
+                );
+                let rows: Vec<Row> = sqlx::query_as(
+                    "SELECT d.seq, d.delivery_id, d.tracking_id, s.certificate_id, s.agreement, \
+                     s.sender, d.profile, d.document, s.original, s.sender_profile, \
+                     s.content_hash, d.not_representable, s.accepted_at \
+                     FROM deliveries d JOIN submissions s ON s.tracking_id = d.tracking_id \
+                     WHERE d.receiver = $1 AND d.state = 'pending' AND d.seq > $2 \
+                     ORDER BY d.seq LIMIT $3",
+                )
+                .bind(receiver)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|r| {
+                        Ok($crate::store::DeliveryRecord {
+                            sequence: r.0,
+                            delivery_id: r.1,
+                            tracking_id: r.2,
+                            certificate_id: r.3,
+                            agreement: r.4,
+                            sender: r.5,
+                            profile: r.6,
+                            document: r.7,
+                            original: r.8,
+                            original_profile: r.9,
+                            original_hash: r.10,
+                            not_representable: $crate::store::decode_losses(&r.11)?,
+                            accepted_at: r.12,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn acknowledge(
+                &self,
+                receiver: &str,
+                delivery_ids: &[String],
+                at: i64,
+            ) -> Result<$crate::store::AckOutcome, $crate::store::StoreError> {
+                use $crate::store::AckOutcome;
+                let mut tx = self.pool.begin().await?;
+                let mut changed = 0u32;
+                for id in delivery_ids {
+                    let owner: Option<(String, String, String)> = sqlx::query_as(
+                        "SELECT receiver, state, tracking_id FROM deliveries WHERE delivery_id = $1",
+                    )
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    match owner {
+                        None => return Ok(AckOutcome::Unknown(id.clone())),
+                        Some((owner, _, _)) if owner != receiver => {
+                            return Ok(AckOutcome::NotYours(id.clone()));
+                        }
+                        Some((_, state, _)) if state != "pending" => {}
+                        Some((_, _, tracking_id)) => {
+                            sqlx::query(
+                                "UPDATE deliveries SET state = 'acknowledged', acknowledged_at = $1 \
+                                 WHERE delivery_id = $2 AND state = 'pending'",
+                            )
+                            .bind(at)
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                            sqlx::query(
+                                "INSERT INTO receipt_events (tracking_id, delivery_id, member, kind, at, detail) \
+                                 VALUES ($1, $2, $3, 'acknowledged', $4, '')",
+                            )
+                            .bind(&tracking_id)
+                            .bind(id)
+                            .bind(receiver)
+                            .bind(at)
+                            .execute(&mut *tx)
+                            .await?;
+                            changed += 1;
+                        }
+                    }
+                }
+                tx.commit().await?;
+                Ok(AckOutcome::Acknowledged(changed))
+            }
+
+            async fn status(
+                &self,
+                tracking_id: &str,
+            ) -> Result<Option<$crate::store::SubmissionStatus>, $crate::store::StoreError> {
+                let head: Option<(String, String, String, String, String, i64, String)> =
+                    sqlx::query_as(
+                        "SELECT sender, agreement, certificate_id, content_hash, receivers, \
+                         accepted_at, sender_profile FROM submissions WHERE tracking_id = $1",
+                    )
+                    .bind(tracking_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let Some((sender, agreement, certificate_id, content_hash, receivers, accepted_at, sender_profile)) = head else {
+                    return Ok(None);
+                };
+                let rows: Vec<(String, String, String, String, Option<i64>)> = sqlx::query_as(
+                    "SELECT receiver, delivery_id, state, profile, acknowledged_at \
+                     FROM deliveries WHERE tracking_id = $1 ORDER BY seq",
+                )
+                .bind(tracking_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(Some($crate::store::SubmissionStatus {
+                    sender,
+                    agreement,
+                    receipt: $crate::store::Receipt {
+                        tracking_id: tracking_id.to_owned(),
+                        certificate_id,
+                        content_hash,
+                        receivers: $crate::store::split_receivers(&receivers),
+                        accepted_at,
+                        sender_profile,
+                    },
+                    receivers: rows
+                        .into_iter()
+                        .map(|r| $crate::store::ReceiverState {
+                            receiver: r.0,
+                            delivery_id: r.1,
+                            state: r.2,
+                            profile: r.3,
+                            acknowledged_at: r.4,
+                        })
+                        .collect(),
+                }))
+            }
+
+            async fn stats(&self) -> Result<Vec<$crate::store::StatsRow>, $crate::store::StoreError> {
+                let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
+                    "SELECT s.agreement, d.receiver, COUNT(*), \
+                     SUM(CASE WHEN d.state = 'acknowledged' THEN 1 ELSE 0 END) \
+                     FROM deliveries d JOIN submissions s ON s.tracking_id = d.tracking_id \
+                     GROUP BY s.agreement, d.receiver ORDER BY s.agreement, d.receiver",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| $crate::store::StatsRow {
+                        agreement: r.0,
+                        receiver: r.1,
+                        delivered: r.2,
+                        acknowledged: r.3,
+                    })
+                    .collect())
+            }
+
+            async fn registry(&self) -> Result<$crate::store::RegistryRows, $crate::store::StoreError> {
+                let members = sqlx::query_as("SELECT id, definition FROM members ORDER BY id")
+                    .fetch_all(&self.pool)
+                    .await?;
+                let agreements = sqlx::query_as("SELECT id, definition FROM agreements ORDER BY id")
+                    .fetch_all(&self.pool)
+                    .await?;
+                let profiles: Vec<(String, String, String)> =
+                    sqlx::query_as("SELECT id, version, source FROM profiles ORDER BY seq")
+                        .fetch_all(&self.pool)
+                        .await?;
+                Ok($crate::store::RegistryRows {
+                    members,
+                    agreements,
+                    profiles: profiles
+                        .into_iter()
+                        .map(|(id, version, source)| $crate::store::ProfileRow { id, version, source })
+                        .collect(),
+                })
+            }
+
+            async fn put_member(&self, id: &str, definition: &str, at: i64) -> Result<(), $crate::store::StoreError> {
+                sqlx::query(
+                    "INSERT INTO members (id, definition, updated_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (id) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at",
+                )
+                .bind(id)
+                .bind(definition)
+                .bind(at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn put_agreement(&self, id: &str, definition: &str, at: i64) -> Result<(), $crate::store::StoreError> {
+                sqlx::query(
+                    "INSERT INTO agreements (id, definition, updated_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (id) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at",
+                )
+                .bind(id)
+                .bind(definition)
+                .bind(at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn put_profile(
+                &self,
+                profile: &$crate::store::ProfileRow,
+                at: i64,
+            ) -> Result<$crate::store::ProfilePut, $crate::store::StoreError> {
+                use $crate::store::ProfilePut;
+                let inserted = sqlx::query(
+                    "INSERT INTO profiles (id, version, source, created_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (id, version) DO NOTHING",
+                )
+                .bind(&profile.id)
+                .bind(&profile.version)
+                .bind(&profile.source)
+                .bind(at)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                if inserted == 1 {
+                    return Ok(ProfilePut::Created);
+                }
+                let (source,): (String,) =
+                    sqlx::query_as("SELECT source FROM profiles WHERE id = $1 AND version = $2")
+                        .bind(&profile.id)
+                        .bind(&profile.version)
+                        .fetch_one(&self.pool)
+                        .await?;
+                Ok(if source == profile.source {
+                    ProfilePut::Unchanged
+                } else {
+                    ProfilePut::Conflict
+                })
+            }
+
+            async fn events(
+                &self,
+                tracking_id: &str,
+            ) -> Result<Vec<(String, String, Option<String>)>, $crate::store::StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT kind, member, delivery_id FROM receipt_events WHERE tracking_id = $1 ORDER BY seq",
+                )
+                .bind(tracking_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+        }
+
+        impl $store {
+            async fn receipt_by_key(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                sender: &str,
+                key: &str,
+            ) -> Result<Option<$crate::store::Receipt>, $crate::store::StoreError> {
+                let row: Option<(String, String, String, String, i64, String)> = sqlx::query_as(
+                    "SELECT tracking_id, certificate_id, content_hash, receivers, accepted_at, \
+                     sender_profile FROM submissions WHERE sender = $1 AND idempotency_key = $2",
+                )
+                .bind(sender)
+                .bind(key)
+                .fetch_optional(&mut *conn)
+                .await?;
+                Ok(row.map(|r| $crate::store::Receipt {
+                    tracking_id: r.0,
+                    certificate_id: r.1,
+                    content_hash: r.2,
+                    receivers: $crate::store::split_receivers(&r.3),
+                    accepted_at: r.4,
+                    sender_profile: r.5,
+                }))
+            }
+        }
+    };
+}
+
+pub(super) use impl_store;

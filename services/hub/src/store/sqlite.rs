@@ -1,0 +1,60 @@
+//! The embedded default: one SQLite file in WAL mode. SQLite has one writer at a time, so batch
+//! writes are naturally serial.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+
+use super::StoreError;
+use super::sql::impl_store;
+
+/// The SQLite backend.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database file at `path`.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true);
+        Self::connect_with(options).await
+    }
+
+    /// Opens a `sqlite:` URL (e.g. `sqlite:///var/lib/originhub/hub.db`).
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?.create_if_missing(true);
+        Self::connect_with(options).await
+    }
+
+    async fn connect_with(options: SqliteConnectOptions) -> Result<Self, StoreError> {
+        let options = options
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL with NORMAL is durable against application crashes and loses at most the
+            // last transactions on power loss, the usual trade for an embedded default.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        super::migrate::sqlite()
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Migrate(e.to_string()))?;
+        Ok(Self { pool })
+    }
+
+    async fn lock_writes(_tx: &mut Transaction<'_, Sqlite>) -> Result<(), StoreError> {
+        // The first INSERT takes SQLite's write lock; busy_timeout waits for other writers.
+        Ok(())
+    }
+}
+
+impl_store!(SqliteStore, Sqlite, "sqlite");

@@ -1,0 +1,723 @@
+//! The hub end to end over real mutual TLS on a loopback port the OS picks, with one
+//! backend-agnostic suite run against both SQLite and Postgres (a fresh database per test).
+//! Postgres is at `ORIGINHUB_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/postgres`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use originhub_core::profile::Plan;
+use originhub_hub::certs::DevCa;
+use originhub_hub::client::ClientFile;
+use originhub_hub::demo::{self, BILATERAL, Exchange, Factory, MULTILATERAL};
+use originhub_hub::hub::{Hub, HubSettings};
+use originhub_hub::identity::Role;
+use originhub_hub::proto::member_service_client::MemberServiceClient;
+use originhub_hub::proto::{
+    AckRequest, Delivery, DeliveryState, GetProfileRequest, GetStatusRequest, PutAgreementRequest,
+    PutProfileRequest, SubmitRequest, SubmitResponse, SubscribeRequest,
+};
+use originhub_hub::server::run;
+use originhub_hub::store::{PostgresStore, SqliteStore, Store};
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio_stream::StreamExt;
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+use tonic_types::StatusExt;
+
+struct TestHub<S> {
+    dir: TempDir,
+    hub: Arc<Hub<S>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<()>,
+    factory: Factory,
+    serial: std::sync::atomic::AtomicUsize,
+}
+
+impl<S: Store> TestHub<S> {
+    async fn start(store: S) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let layout = demo::write_config(dir.path(), listener.local_addr().unwrap()).unwrap();
+        let config = originhub_hub::config::HubConfig::load(Some(&layout.config)).unwrap();
+        let settings = HubSettings {
+            poll_interval: std::time::Duration::from_millis(200),
+            ..HubSettings::default()
+        };
+        let hub = Hub::start(store, Some(&config.registry_dirs()), settings)
+            .await
+            .unwrap();
+        let tls = config.server_tls().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = hub.clone();
+        let server = tokio::spawn(async move {
+            run(served, listener, tls, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        Self {
+            dir,
+            hub,
+            stop: Some(stop),
+            server,
+            factory: Factory::new(),
+            serial: Default::default(),
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = self.server.await;
+    }
+
+    fn client_file(&self, name: &str) -> PathBuf {
+        self.dir.path().join("clients").join(format!("{name}.toml"))
+    }
+
+    async fn channel(&self, name: &str) -> Channel {
+        ClientFile::load(&self.client_file(name))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
+    async fn member(&self, name: &str) -> MemberServiceClient<Channel> {
+        MemberServiceClient::new(self.channel(name).await)
+    }
+
+    /// A fresh certificate from `sender` to `receiver` in the sender's profile.
+    fn document(
+        &self,
+        sender: &'static str,
+        agreement: &'static str,
+        receiver: &'static str,
+        items: usize,
+    ) -> (String, Vec<u8>) {
+        let n = self
+            .serial
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let serial = format!("T-{sender}-{n:05}");
+        let plan = plan(demo::profile_of(sender));
+        let exchange = Exchange {
+            sender,
+            agreement,
+            receiver,
+        };
+        (
+            serial.clone(),
+            self.factory.document(&plan, &exchange, &serial, items),
+        )
+    }
+
+    async fn submit(
+        &self,
+        sender: &'static str,
+        agreement: &'static str,
+        receiver: &'static str,
+    ) -> SubmitResponse {
+        let (_, document) = self.document(sender, agreement, receiver, 1);
+        self.member(sender)
+            .await
+            .submit(request(agreement, sender, document, ""))
+            .await
+            .unwrap()
+            .into_inner()
+    }
+}
+
+fn plan(id: &str) -> Plan {
+    demo::shipped_plan(id).unwrap()
+}
+
+fn request(agreement: &str, sender: &str, document: Vec<u8>, key: &str) -> SubmitRequest {
+    SubmitRequest {
+        agreement: agreement.into(),
+        profile: demo::profile_of(sender).into(),
+        document,
+        idempotency_key: key.into(),
+    }
+}
+
+/// Everything pending for `client`, ending when drained.
+async fn drain(client: &mut MemberServiceClient<Channel>, after: u64) -> Vec<Delivery> {
+    let mut stream = client
+        .subscribe(SubscribeRequest {
+            after_sequence: after,
+            stop_when_drained: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut out = Vec::new();
+    while let Some(message) = stream.next().await {
+        out.push(message.unwrap().delivery.unwrap());
+    }
+    out
+}
+
+async fn sqlite_store() -> (SqliteStore, TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    (
+        SqliteStore::open(&dir.path().join("hub.db")).await.unwrap(),
+        dir,
+    )
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("ORIGINHUB_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A fresh database; dropped by [`drop_postgres`].
+async fn postgres_store() -> (PostgresStore, String) {
+    let admin_url = postgres_admin_url();
+    let name = format!("originhub_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(&admin_url).await.unwrap_or_else(|e| {
+        panic!("Postgres is not reachable at {admin_url} ({e}); start it or set ORIGINHUB_TEST_POSTGRES")
+    });
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let (base, _) = admin_url.rsplit_once('/').unwrap();
+    (
+        PostgresStore::connect(&format!("{base}/{name}"))
+            .await
+            .unwrap(),
+        name,
+    )
+}
+
+async fn drop_postgres(name: String) {
+    let admin = sqlx::PgPool::connect(&postgres_admin_url()).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .unwrap();
+}
+
+/// Runs each scenario against both backends.
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let (store, _dir) = super::sqlite_store().await;
+                    super::$scenario(super::TestHub::start(store).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let (store, name) = super::postgres_store().await;
+                    super::$scenario(super::TestHub::start(store).await).await;
+                    super::drop_postgres(name).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    whole_flow,
+    idempotent_resubmission,
+    reconnect_resume_and_order,
+    members_see_only_their_own,
+    invalid_documents_store_nothing,
+    operator_manages_the_registry,
+);
+
+async fn whole_flow<S: Store>(hub: TestHub<S>) {
+    let (serial, document) = hub.document("borastria", MULTILATERAL, "concordia", 2);
+    let mut borastria = hub.member("borastria").await;
+    let response = borastria
+        .submit(request(MULTILATERAL, "borastria", document.clone(), ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!response.duplicate);
+    let receipt = response.receipt.unwrap();
+    assert_eq!(receipt.receivers, ["concordia"]);
+    assert_eq!(receipt.certificate_id, serial);
+    assert_eq!(
+        receipt.content_hash,
+        originhub_hub::pipeline::content_hash(&document)
+    );
+    assert!(receipt.sender_profile.starts_with("borastria-xml@"));
+
+    let mut concordia = hub.member("concordia").await;
+    let deliveries = drain(&mut concordia, 0).await;
+    assert_eq!(deliveries.len(), 1);
+    let delivery = &deliveries[0];
+    assert_eq!(delivery.tracking_id, receipt.tracking_id);
+    assert_eq!(delivery.sender, "borastria");
+    assert_eq!(
+        delivery.original, document,
+        "the sender's bytes travel with the delivery"
+    );
+    assert!(delivery.profile.starts_with("edi3-coo-json@"));
+    // The translated document reads back, with the receiver's profile, to the same certificate.
+    let (record, _) = plan("edi3-coo-json").read(&delivery.document).unwrap();
+    assert_eq!(record.value()["id"], serial.as_str());
+    assert_eq!(record.value()["import_country"], "XC");
+
+    let acked = concordia
+        .ack(AckRequest {
+            delivery_ids: vec![delivery.delivery_id.clone()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(acked.acknowledged, 1);
+    assert!(
+        drain(&mut concordia, 0).await.is_empty(),
+        "acknowledged deliveries are not resent"
+    );
+    let status = borastria
+        .get_status(GetStatusRequest {
+            tracking_id: receipt.tracking_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(status.receivers.len(), 1);
+    assert_eq!(
+        status.receivers[0].state,
+        DeliveryState::Acknowledged as i32
+    );
+    assert!(status.receivers[0].acknowledged_at.is_some());
+    let events = hub.hub.store.events(&receipt.tracking_id).await.unwrap();
+    let kinds: Vec<&str> = events.iter().map(|(kind, _, _)| kind.as_str()).collect();
+    assert_eq!(kinds, ["accepted", "queued", "acknowledged"]);
+
+    // Katanga's ChAFTA form cannot say which agreement; the delivery says so.
+    hub.submit("adjikistan", MULTILATERAL, "katanga").await;
+    let katanga = drain(&mut hub.member("katanga").await, 0).await;
+    assert_eq!(katanga.len(), 1);
+    assert!(katanga[0].profile.starts_with("chafta-form-json@"));
+    assert!(
+        !katanga[0].not_representable.is_empty(),
+        "the ChAFTA form cannot carry everything the canonical record holds"
+    );
+    hub.stop().await;
+}
+
+async fn idempotent_resubmission<S: Store>(hub: TestHub<S>) {
+    let (serial, document) = hub.document("concordia", BILATERAL, "borastria", 1);
+    let mut concordia = hub.member("concordia").await;
+    let first = concordia
+        .submit(request(BILATERAL, "concordia", document.clone(), ""))
+        .await
+        .unwrap()
+        .into_inner();
+    let again = concordia
+        .submit(request(BILATERAL, "concordia", document.clone(), ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(again.duplicate);
+    assert_eq!(
+        again.receipt, first.receipt,
+        "the original receipt comes back"
+    );
+    assert_eq!(drain(&mut hub.member("borastria").await, 0).await.len(), 1);
+
+    // Same certificate id, other content: refused.
+    let exchange = Exchange {
+        sender: "concordia",
+        agreement: BILATERAL,
+        receiver: "borastria",
+    };
+    let changed = hub
+        .factory
+        .document(&plan("edi3-coo-json"), &exchange, &serial, 3);
+    let status = concordia
+        .submit(request(BILATERAL, "concordia", changed.clone(), ""))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
+
+    // An explicit key: the same rule, answered before translation.
+    let keyed = concordia
+        .submit(request(
+            BILATERAL,
+            "concordia",
+            hub.document("concordia", BILATERAL, "borastria", 1).1,
+            "k-1",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let (_, other) = hub.document("concordia", BILATERAL, "borastria", 1);
+    let status = concordia
+        .submit(request(BILATERAL, "concordia", other, "k-1"))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::AlreadyExists);
+    assert!(
+        status
+            .message()
+            .contains(&keyed.receipt.unwrap().tracking_id)
+    );
+    assert_eq!(drain(&mut hub.member("borastria").await, 0).await.len(), 2);
+    hub.stop().await;
+}
+
+async fn reconnect_resume_and_order<S: Store>(hub: TestHub<S>) {
+    let mut sent = Vec::new();
+    for _ in 0..5 {
+        sent.push(
+            hub.submit("adjikistan", MULTILATERAL, "concordia")
+                .await
+                .receipt
+                .unwrap()
+                .certificate_id,
+        );
+    }
+    let mut concordia = hub.member("concordia").await;
+    // Read two, then disconnect without acknowledging.
+    {
+        let mut stream = concordia
+            .subscribe(SubscribeRequest {
+                after_sequence: 0,
+                stop_when_drained: false,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        for _ in 0..2 {
+            stream.next().await.unwrap().unwrap();
+        }
+    }
+    let all = drain(&mut hub.member("concordia").await, 0).await;
+    let ids: Vec<_> = all.iter().map(|d| d.certificate_id.clone()).collect();
+    assert_eq!(
+        ids, sent,
+        "everything unacknowledged comes back, in submission order"
+    );
+    assert!(all.windows(2).all(|w| w[0].sequence < w[1].sequence));
+    let ack: Vec<_> = all[..3].iter().map(|d| d.delivery_id.clone()).collect();
+    concordia
+        .ack(AckRequest { delivery_ids: ack })
+        .await
+        .unwrap();
+    let rest = drain(&mut concordia, 0).await;
+    assert_eq!(
+        rest.iter().map(|d| &d.certificate_id).collect::<Vec<_>>(),
+        [&sent[3], &sent[4]]
+    );
+    let after = drain(&mut concordia, all[3].sequence).await;
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].certificate_id, sent[4]);
+
+    // A live subscription gets new deliveries as they are committed.
+    let mut live = concordia
+        .subscribe(SubscribeRequest {
+            after_sequence: all[4].sequence,
+            stop_when_drained: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let newest = hub
+        .submit("borastria", BILATERAL, "concordia")
+        .await
+        .receipt
+        .unwrap();
+    let arrived = tokio::time::timeout(std::time::Duration::from_secs(10), live.next())
+        .await
+        .expect("a live subscription receives new deliveries")
+        .unwrap()
+        .unwrap()
+        .delivery
+        .unwrap();
+    assert_eq!(arrived.tracking_id, newest.tracking_id);
+    hub.stop().await;
+}
+
+async fn members_see_only_their_own<S: Store>(hub: TestHub<S>) {
+    let receipt = hub
+        .submit("borastria", BILATERAL, "concordia")
+        .await
+        .receipt
+        .unwrap();
+    let delivery = drain(&mut hub.member("concordia").await, 0).await.remove(0);
+    assert!(
+        drain(&mut hub.member("adjikistan").await, 0)
+            .await
+            .is_empty()
+    );
+
+    let mut adjikistan = hub.member("adjikistan").await;
+    let status = adjikistan
+        .ack(AckRequest {
+            delivery_ids: vec![delivery.delivery_id.clone()],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    let status = adjikistan
+        .get_status(GetStatusRequest {
+            tracking_id: receipt.tracking_id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+
+    // Submitting as another member: Katanga is no party to the bilateral agreement, and
+    // Borastria cannot certify Concordia's exports.
+    let (_, document) = hub.document("borastria", BILATERAL, "concordia", 1);
+    let status = hub
+        .member("katanga")
+        .await
+        .submit(SubmitRequest {
+            profile: "borastria-xml".into(),
+            ..request(BILATERAL, "borastria", document, "")
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    let exchange = Exchange {
+        sender: "concordia",
+        agreement: BILATERAL,
+        receiver: "borastria",
+    };
+    let forged = hub
+        .factory
+        .document(&plan("borastria-xml"), &exchange, "FORGED-1", 1);
+    let status = hub
+        .member("borastria")
+        .await
+        .submit(request(BILATERAL, "borastria", forged, ""))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert!(status.message().contains("export_country"));
+    assert_eq!(
+        status
+            .get_details_precondition_failure()
+            .unwrap()
+            .violations[0]
+            .subject,
+        "export_country"
+    );
+
+    // The operator cannot submit; a member cannot operate.
+    let (_, document) = hub.document("borastria", BILATERAL, "concordia", 1);
+    let status = MemberServiceClient::new(hub.channel("operator").await)
+        .submit(request(BILATERAL, "borastria", document, ""))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let status = operator_client(hub.channel("borastria").await)
+        .put_profile(PutProfileRequest {
+            toml: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+
+    // Certificates from another CA, or expired ones, never get a call through.
+    let stranger = DevCa::generate("Some other CA", 30).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let expired_ca = read_ca(&hub);
+    for (label, ca_pem, client_pem) in [
+        (
+            "unknown CA",
+            stranger.pem().clone(),
+            stranger.client("borastria", Role::Member, now, 30).unwrap(),
+        ),
+        (
+            "expired",
+            expired_ca.0.clone(),
+            expired_ca
+                .1
+                .client("borastria", Role::Member, now - time::Duration::days(30), 1)
+                .unwrap(),
+        ),
+    ] {
+        let _ = ca_pem;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("c.pem"), &client_pem.certificate).unwrap();
+        std::fs::write(dir.path().join("c.key"), &client_pem.key).unwrap();
+        let file = ClientFile {
+            hub: ClientFile::load(&hub.client_file("borastria")).unwrap().hub,
+            ca: hub.dir.path().join("certs/ca.pem"),
+            certificate: dir.path().join("c.pem"),
+            key: dir.path().join("c.key"),
+        };
+        let outcome = match file.connect().await {
+            Err(_) => Err(()),
+            Ok(channel) => MemberServiceClient::new(channel)
+                .get_status(GetStatusRequest {
+                    tracking_id: receipt.tracking_id.clone(),
+                })
+                .await
+                .map(|_| ())
+                .map_err(|_| ()),
+        };
+        assert!(outcome.is_err(), "{label} client certificate was accepted");
+    }
+    hub.stop().await;
+}
+
+/// The hub's own CA, reloaded for issuing an expired certificate.
+fn read_ca<S>(hub: &TestHub<S>) -> (originhub_hub::certs::Pem, DevCa) {
+    let pem = originhub_hub::certs::Pem {
+        certificate: std::fs::read_to_string(hub.dir.path().join("certs/ca.pem")).unwrap(),
+        key: std::fs::read_to_string(hub.dir.path().join("certs/ca.key")).unwrap(),
+    };
+    let ca = DevCa::load(&pem).unwrap();
+    (pem, ca)
+}
+
+fn operator_client(
+    channel: Channel,
+) -> originhub_hub::proto::operator_service_client::OperatorServiceClient<Channel> {
+    originhub_hub::proto::operator_service_client::OperatorServiceClient::new(channel)
+}
+
+async fn invalid_documents_store_nothing<S: Store>(hub: TestHub<S>) {
+    let (_, document) = hub.document("concordia", BILATERAL, "borastria", 1);
+    let text = String::from_utf8(document).unwrap();
+    let broken = text.replacen("\"XC\"", "\"Concordiaa\"", 1);
+    assert_ne!(broken, text);
+    let status: Status = hub
+        .member("concordia")
+        .await
+        .submit(request(BILATERAL, "concordia", broken.into_bytes(), ""))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let violations = status.get_details_bad_request().unwrap().field_violations;
+    assert!(!violations.is_empty());
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.description.contains("Concordiaa")),
+        "{violations:?}"
+    );
+    let status = hub
+        .member("concordia")
+        .await
+        .submit(request(BILATERAL, "concordia", b"{not json".to_vec(), ""))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        hub.hub.store.stats().await.unwrap().is_empty(),
+        "nothing was stored"
+    );
+    assert!(
+        drain(&mut hub.member("borastria").await, 0)
+            .await
+            .is_empty()
+    );
+    hub.stop().await;
+}
+
+async fn operator_manages_the_registry<S: Store>(hub: TestHub<S>) {
+    let mut operator = operator_client(hub.channel("operator").await);
+    let status = operator
+        .put_profile(PutProfileRequest {
+            toml: "[profile]\nid = \"x\"\n".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        !status
+            .get_details_bad_request()
+            .unwrap()
+            .field_violations
+            .is_empty()
+    );
+
+    let source = demo::SHIPPED_PROFILES
+        .iter()
+        .find(|(f, _)| *f == "edi3-coo-json.toml")
+        .unwrap()
+        .1;
+    let current = plan("edi3-coo-json").version;
+    let bumped = source.replacen(&format!("version = \"{current}\""), "version = \"99\"", 1);
+    assert_ne!(bumped, source);
+    let put = operator
+        .put_profile(PutProfileRequest {
+            toml: bumped.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(put.created);
+    let again = operator
+        .put_profile(PutProfileRequest {
+            toml: bumped.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!again.created);
+    let status = operator
+        .put_profile(PutProfileRequest {
+            toml: format!("{bumped}\n# changed\n"),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::AlreadyExists);
+    let got = operator
+        .get_profile(GetProfileRequest {
+            id: "edi3-coo-json".into(),
+            version: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.versions, [current.clone(), "99".to_owned()]);
+
+    // Deliveries record the version that made them.
+    hub.submit("borastria", BILATERAL, "concordia").await;
+    let delivery = drain(&mut hub.member("concordia").await, 0).await.remove(0);
+    assert_eq!(delivery.profile, "edi3-coo-json@99");
+
+    let status = operator
+        .put_agreement(PutAgreementRequest {
+            toml: "id = \"X\"\nname = \"x\"\n[[party]]\nmember = \"borastria\"\nprofile = \"borastria-xml\"\n[[party]]\nmember = \"nobody\"\nprofile = \"borastria-xml\"\n".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(status.message().contains("nobody"));
+
+    let stats = operator
+        .get_delivery_stats(originhub_hub::proto::GetDeliveryStatsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stats.rows.len(), 1);
+    assert_eq!((stats.rows[0].delivered, stats.rows[0].pending), (1, 1));
+
+    // Health and reflection answer over the same TLS port.
+    let mut health =
+        tonic_health::pb::health_client::HealthClient::new(hub.channel("auditor").await);
+    let serving = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "originhub.v1.MemberService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        serving.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+    hub.stop().await;
+}

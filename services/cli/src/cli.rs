@@ -40,6 +40,129 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: SchemaCommand,
     },
+    /// Run the hub: gRPC over mutual TLS on SQLite (default) or Postgres (DATABASE_URL).
+    ///
+    /// With no --config it keeps everything in ./data (database, and development certificates
+    /// made on first start), reads members/, agreements/ and profiles/ in the working directory,
+    /// and listens on 127.0.0.1:7443. Stop it with Ctrl-C.
+    #[command(
+        after_help = "Environment: ORIGINHUB_LISTEN, ORIGINHUB_DATA_DIR, ORIGINHUB_MAX_BATCH, ORIGINHUB_MAX_DOCUMENT_BYTES, ORIGINHUB_POLL_INTERVAL_MS, DATABASE_URL, RUST_LOG."
+    )]
+    Serve(ServeArgs),
+    /// Run a whole hub with four members exchanging certificates, and print a summary.
+    ///
+    /// Makes certificates and a config, starts a hub on SQLite with TLS (Postgres when
+    /// DATABASE_URL is set), registers Adjikistan, Borastria, Concordia and Katanga under a
+    /// bilateral and a multilateral agreement, and runs them as gRPC clients that submit,
+    /// receive and acknowledge. Exits 0 only if every submission reached every receiver.
+    Demo(DemoArgs),
+    /// Make a development CA, hub and client certificates, and a client file per identity.
+    DevCerts(DevCertsArgs),
+    /// Submit a document to the hub as the member of --client.
+    Submit(SubmitArgs),
+    /// Save deliveries for the member of --client into a folder and acknowledge them.
+    ///
+    /// Each delivery becomes ID.json (envelope: sender, agreement, profiles, hashes, fields not
+    /// representable), ID.document.EXT (in your profile) and ID.original.EXT (the sender's
+    /// bytes). A delivery is acknowledged only after its files are written.
+    Inbox(InboxArgs),
+    /// Show where each receiver's copy of a submission stands.
+    Status(StatusArgs),
+}
+
+/// The client file of the identity to act as.
+#[derive(Debug, Args)]
+pub(crate) struct ClientArg {
+    /// Client file (hub address, CA, certificate, key), e.g. DIR/clients/borastria.toml.
+    #[arg(long, env = "ORIGINHUB_CLIENT", value_name = "FILE")]
+    pub(crate) client: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// hub.toml to read (relative paths in it are relative to its folder).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// How many certificates to exchange.
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    pub(crate) certificates: usize,
+    /// Where to keep config, certificates and database (default: a new folder, named at start).
+    /// A folder from an earlier demo is reused: the same hub continues.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// Submissions in flight at once.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub(crate) concurrency: usize,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DevCertsArgs {
+    /// Output folder: certs/ and clients/ are made inside it.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: PathBuf,
+    /// Member identities (repeat); default the demo members.
+    #[arg(long = "member", value_name = "ID")]
+    pub(crate) members: Vec<String>,
+    /// Address clients dial.
+    #[arg(long, default_value = "https://localhost:7443", value_name = "URL")]
+    pub(crate) hub_address: String,
+    /// Validity in days.
+    #[arg(long, default_value_t = 365)]
+    pub(crate) days: i64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SubmitArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientArg,
+    /// Agreement id.
+    #[arg(long)]
+    pub(crate) agreement: String,
+    /// Your profile id under that agreement.
+    #[arg(long)]
+    pub(crate) profile: String,
+    /// Makes resubmission safe; default the certificate id.
+    #[arg(long, value_name = "KEY")]
+    pub(crate) idempotency_key: Option<String>,
+    /// Print the receipt as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// The document; - or nothing for stdin.
+    #[arg(value_name = "FILE")]
+    pub(crate) file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InboxArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientArg,
+    /// Folder to save deliveries in.
+    #[arg(long, default_value = "inbox", value_name = "DIR")]
+    pub(crate) out: PathBuf,
+    /// Keep waiting for new deliveries (Ctrl-C to stop).
+    #[arg(long)]
+    pub(crate) follow: bool,
+    /// Resume after this delivery sequence (0: every unacknowledged delivery).
+    #[arg(long, default_value_t = 0, value_name = "SEQUENCE")]
+    pub(crate) after: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientArg,
+    /// Print as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// The tracking id from the receipt.
+    pub(crate) tracking_id: String,
 }
 
 /// Where profiles come from.

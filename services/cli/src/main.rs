@@ -1,14 +1,19 @@
 //! `originhub`: the Origin Hub command line.
 //!
 //! Layout: [`cli`] declares the commands and flags; [`profiles`] loads a directory of profile
-//! files; [`translate`], [`check`] and [`schema`] run one command each. Errors reach `main` as
-//! `anyhow` errors except where a command decides its own exit code (invalid documents, failed
-//! checks).
+//! files; [`translate`], [`check`] and [`schema`] work offline; [`serve`], [`demo`] and
+//! [`dev_certs`] run or set up a hub; [`member`] holds the member commands (`submit`, `inbox`,
+//! `status`). Errors reach `main` as `anyhow` errors except where a command decides its own exit
+//! code (invalid documents, refusals, failed checks).
 
 mod check;
 mod cli;
+mod demo;
+mod dev_certs;
+mod member;
 mod profiles;
 mod schema;
+mod serve;
 mod translate;
 
 use std::process::ExitCode;
@@ -16,6 +21,14 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cli::{Cli, Command, ProfileCommand, SchemaCommand};
+
+/// Runs an async command on a multi-threaded runtime.
+fn block_on(command: impl Future<Output = anyhow::Result<ExitCode>>) -> anyhow::Result<ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(command)
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -27,6 +40,12 @@ fn main() -> ExitCode {
         Command::Schema {
             command: SchemaCommand::Canonical,
         } => schema::run(),
+        Command::DevCerts(args) => dev_certs::run(&args),
+        Command::Serve(args) => block_on(serve::run(args)),
+        Command::Demo(args) => block_on(demo::run(args)),
+        Command::Submit(args) => block_on(member::submit(args)),
+        Command::Inbox(args) => block_on(member::inbox(args)),
+        Command::Status(args) => block_on(member::status(args)),
     };
     match result {
         Ok(code) => code,

@@ -121,7 +121,9 @@ impl HubConfig {
 
     fn resolve(&mut self, base: &Path) {
         let join = |base: &Path, path: &mut PathBuf| {
-            if path.is_relative() {
+            if path.as_os_str() == "." {
+                *path = base.to_path_buf();
+            } else if path.is_relative() {
                 *path = base.join(&*path);
             }
         };

@@ -35,6 +35,10 @@ impl PostgresStore {
         &self.pool
     }
 
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        Ok(self.pool.begin().await?)
+    }
+
     async fn lock_writes(tx: &mut Transaction<'_, Postgres>) -> Result<(), StoreError> {
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(WRITE_LOCK)

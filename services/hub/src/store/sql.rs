@@ -1,7 +1,7 @@
 //! The queries, written once. Both databases accept `$n` parameters, `ON CONFLICT ... DO
 //! NOTHING` and `RETURNING`, so one text serves both; the macro instantiates [`super::Store`]
-//! for a backend type with a `pool` field and a `lock_writes` method (what makes batch writes
-//! one at a time on that database).
+//! for a backend type with a `pool` field, a `begin_write` method (a transaction that will
+//! write) and a `lock_writes` method (what makes batch writes one at a time on that database).
 
 /// Rows per multi-row INSERT: well under both databases' parameter limits.
 pub(super) const ROWS_PER_INSERT: usize = 500;
@@ -20,7 +20,7 @@ macro_rules! impl_store {
                 use std::collections::HashSet;
                 use $crate::store::{Stored, encode_losses, sql::ROWS_PER_INSERT};
 
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 Self::lock_writes(&mut tx).await?;
                 let mut created = HashSet::new();
                 for chunk in batch.chunks(ROWS_PER_INSERT) {
@@ -188,7 +188,7 @@ macro_rules! impl_store {
                 at: i64,
             ) -> Result<$crate::store::AckOutcome, $crate::store::StoreError> {
                 use $crate::store::AckOutcome;
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let mut changed = 0u32;
                 for id in delivery_ids {
                     let owner: Option<(String, String, String)> = sqlx::query_as(

@@ -51,8 +51,14 @@ impl SqliteStore {
         Ok(Self { pool })
     }
 
+    /// `BEGIN IMMEDIATE` takes the write lock up front (waiting up to the busy timeout), so a
+    /// transaction that reads before it writes cannot fail when another writer got in between.
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     async fn lock_writes(_tx: &mut Transaction<'_, Sqlite>) -> Result<(), StoreError> {
-        // The first INSERT takes SQLite's write lock; busy_timeout waits for other writers.
+        // BEGIN IMMEDIATE already holds SQLite's one write lock.
         Ok(())
     }
 }

@@ -1,0 +1,261 @@
+//! The member commands: `submit`, `inbox` and `status`, each acting as the identity of a client
+//! file. A refusal by the hub exits 1 with its reasons; a connection or usage problem exits 2.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use originhub_hub::client::ClientFile;
+use originhub_hub::proto::member_service_client::MemberServiceClient;
+use originhub_hub::proto::{
+    AckRequest, Delivery, DeliveryState, GetStatusRequest, Receipt, SubmitRequest, SubscribeRequest,
+};
+use serde_json::json;
+use tokio_stream::StreamExt;
+use tonic::transport::Channel;
+use tonic_types::StatusExt;
+
+use crate::cli::{ClientArg, InboxArgs, StatusArgs, SubmitArgs};
+
+async fn connect(client: &ClientArg) -> anyhow::Result<MemberServiceClient<Channel>> {
+    let file = ClientFile::load(&client.client)?;
+    Ok(file.member().await?)
+}
+
+/// Prints a refusal with its field violations; exit 1.
+fn refused(status: &tonic::Status) -> ExitCode {
+    eprintln!("refused ({:?}): {}", status.code(), status.message());
+    if let Some(bad) = status.get_details_bad_request() {
+        for v in bad.field_violations {
+            eprintln!("  {}: {}", v.field, v.description);
+        }
+    }
+    ExitCode::from(1)
+}
+
+fn time_text(ts: Option<&prost_types::Timestamp>) -> String {
+    ts.and_then(|t| {
+        time::OffsetDateTime::from_unix_timestamp(t.seconds)
+            .ok()
+            .map(|d| d + time::Duration::nanoseconds(i64::from(t.nanos)))
+    })
+    .and_then(|d| {
+        d.format(&time::format_description::well_known::Rfc3339)
+            .ok()
+    })
+    .unwrap_or_default()
+}
+
+fn receipt_json(receipt: &Receipt) -> serde_json::Value {
+    json!({
+        "tracking_id": receipt.tracking_id,
+        "certificate_id": receipt.certificate_id,
+        "content_hash": receipt.content_hash,
+        "receivers": receipt.receivers,
+        "accepted_at": time_text(receipt.accepted_at.as_ref()),
+        "sender_profile": receipt.sender_profile,
+    })
+}
+
+pub(crate) async fn submit(args: SubmitArgs) -> anyhow::Result<ExitCode> {
+    let mut document = Vec::new();
+    match args.file.as_deref() {
+        None => std::io::stdin()
+            .read_to_end(&mut document)
+            .context("cannot read stdin")?,
+        Some(path) if path.as_os_str() == "-" => std::io::stdin()
+            .read_to_end(&mut document)
+            .context("cannot read stdin")?,
+        Some(path) => std::fs::File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut document))
+            .with_context(|| format!("cannot read {}", path.display()))?,
+    };
+    let mut client = connect(&args.client).await?;
+    let request = SubmitRequest {
+        agreement: args.agreement,
+        profile: args.profile,
+        document,
+        idempotency_key: args.idempotency_key.unwrap_or_default(),
+    };
+    let response = match client.submit(request).await {
+        Ok(response) => response.into_inner(),
+        Err(status) => return Ok(refused(&status)),
+    };
+    let receipt = response.receipt.unwrap_or_default();
+    if args.json {
+        let mut out = receipt_json(&receipt);
+        out["duplicate"] = json!(response.duplicate);
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        if response.duplicate {
+            println!("already accepted earlier; the original receipt:");
+        }
+        println!("tracking id:  {}", receipt.tracking_id);
+        println!("certificate:  {}", receipt.certificate_id);
+        println!("receivers:    {}", receipt.receivers.join(", "));
+        println!("sha-256:      {}", receipt.content_hash);
+        println!("accepted at:  {}", time_text(receipt.accepted_at.as_ref()));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn extension(document: &[u8]) -> &'static str {
+    match document.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'<') => "xml",
+        _ => "json",
+    }
+}
+
+/// Writes `bytes` to `path` via a temporary file and a rename, so a crash never leaves a
+/// half-written file under the final name.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let temporary = path.with_extension("partial");
+    std::fs::write(&temporary, bytes)
+        .with_context(|| format!("cannot write {}", temporary.display()))?;
+    std::fs::File::open(&temporary)?.sync_all()?;
+    std::fs::rename(&temporary, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Saves one delivery's three files.
+fn save(dir: &Path, delivery: &Delivery) -> anyhow::Result<()> {
+    let id = &delivery.delivery_id;
+    let envelope = json!({
+        "delivery_id": id,
+        "sequence": delivery.sequence,
+        "tracking_id": delivery.tracking_id,
+        "certificate_id": delivery.certificate_id,
+        "agreement": delivery.agreement,
+        "sender": delivery.sender,
+        "profile": delivery.profile,
+        "original_profile": delivery.original_profile,
+        "original_hash": delivery.original_hash,
+        "accepted_at": time_text(delivery.accepted_at.as_ref()),
+        "not_representable": delivery.not_representable.iter()
+            .map(|n| json!({"path": n.path, "reason": n.reason})).collect::<Vec<_>>(),
+    });
+    write_atomically(
+        &dir.join(format!("{id}.document.{}", extension(&delivery.document))),
+        &delivery.document,
+    )?;
+    write_atomically(
+        &dir.join(format!("{id}.original.{}", extension(&delivery.original))),
+        &delivery.original,
+    )?;
+    // The envelope last: its presence means the delivery is complete on disk.
+    write_atomically(
+        &dir.join(format!("{id}.json")),
+        &serde_json::to_vec_pretty(&envelope)?,
+    )
+}
+
+pub(crate) async fn inbox(args: InboxArgs) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let mut client = connect(&args.client).await?;
+    let mut stream = match client
+        .subscribe(SubscribeRequest {
+            after_sequence: args.after,
+            stop_when_drained: !args.follow,
+        })
+        .await
+    {
+        Ok(stream) => stream.into_inner(),
+        Err(status) => return Ok(refused(&status)),
+    };
+    let mut saved = 0usize;
+    loop {
+        let next = tokio::select! {
+            next = stream.next() => next,
+            _ = tokio::signal::ctrl_c() => None,
+        };
+        let Some(message) = next else { break };
+        let delivery = match message {
+            Ok(message) => message.delivery.unwrap_or_default(),
+            Err(status) => return Ok(refused(&status)),
+        };
+        save(&args.out, &delivery)?;
+        if let Err(status) = client
+            .ack(AckRequest {
+                delivery_ids: vec![delivery.delivery_id.clone()],
+            })
+            .await
+        {
+            return Ok(refused(&status));
+        }
+        saved += 1;
+        let losses = delivery.not_representable.len();
+        println!(
+            "#{} {} from {} under {} -> {}{}",
+            delivery.sequence,
+            delivery.certificate_id,
+            delivery.sender,
+            delivery.agreement,
+            args.out
+                .join(format!("{}.json", delivery.delivery_id))
+                .display(),
+            if losses > 0 {
+                format!(
+                    " ({losses} field(s) not representable in {})",
+                    delivery.profile
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+    eprintln!(
+        "{saved} delivery(ies) saved and acknowledged in {}",
+        args.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let mut client = connect(&args.client).await?;
+    let status = match client
+        .get_status(GetStatusRequest {
+            tracking_id: args.tracking_id,
+        })
+        .await
+    {
+        Ok(status) => status.into_inner(),
+        Err(status) => return Ok(refused(&status)),
+    };
+    let receipt = status.receipt.unwrap_or_default();
+    let state = |s: i32| match DeliveryState::try_from(s) {
+        Ok(DeliveryState::Acknowledged) => "acknowledged",
+        Ok(DeliveryState::Pending) => "pending",
+        _ => "unknown",
+    };
+    if args.json {
+        let receivers: Vec<_> = status
+            .receivers
+            .iter()
+            .map(|r| {
+                json!({"receiver": r.receiver, "delivery_id": r.delivery_id, "state": state(r.state),
+                       "profile": r.profile, "acknowledged_at": time_text(r.acknowledged_at.as_ref())})
+            })
+            .collect();
+        let out = json!({"agreement": status.agreement, "receipt": receipt_json(&receipt), "receivers": receivers});
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!(
+            "{} ({}) under {}, accepted {}",
+            receipt.tracking_id,
+            receipt.certificate_id,
+            status.agreement,
+            time_text(receipt.accepted_at.as_ref())
+        );
+        for r in &status.receivers {
+            println!(
+                "  {:<12} {:<13} {} {}",
+                r.receiver,
+                state(r.state),
+                r.profile,
+                time_text(r.acknowledged_at.as_ref())
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

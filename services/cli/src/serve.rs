@@ -1,0 +1,59 @@
+//! `originhub serve`.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use originhub_hub::certs::{DevCertsPlan, write_dev_certs};
+use originhub_hub::config::HubConfig;
+use tokio::net::TcpListener;
+
+use crate::cli::ServeArgs;
+
+/// Logs to stderr at `RUST_LOG` (default `info`).
+pub(crate) fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    init_logging();
+    let config = HubConfig::load(args.config.as_deref())?;
+    let listener = TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let address = listener.local_addr()?;
+    let tls_missing = [&config.tls.ca, &config.tls.certificate, &config.tls.key]
+        .iter()
+        .all(|path| !path.exists());
+    if args.config.is_none() && tls_missing {
+        // A bare `serve` must work on a fresh machine: make development certificates once.
+        let made = write_dev_certs(
+            &config.data_dir,
+            &DevCertsPlan::demo(&format!("https://localhost:{}", address.port())),
+        )?;
+        eprintln!(
+            "made development certificates in {}; client files in {}",
+            config.data_dir.join("certs").display(),
+            made.clients
+                .first()
+                .and_then(|p| p.parent())
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        );
+    }
+    eprintln!(
+        "originhub listening on https://{address} (mutual TLS; {}; data in {})",
+        config.database().describe(),
+        config.data_dir.display()
+    );
+    originhub_hub::launch::serve(&config, listener, async {
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("shutting down");
+    })
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}

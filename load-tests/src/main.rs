@@ -1,1 +1,217 @@
-fn main() {}
+//! `originhub-load`: drives a hub on Postgres with concurrent members submitting certificates and
+//! receiving and acknowledging their deliveries, and, in the same run against the same
+//! database, the naive baseline: a bare tonic server (same mutual TLS, same `Submit` message,
+//! same payloads) doing one Postgres INSERT per request.
+//!
+//! Each run creates a fresh database next to `DATABASE_URL`'s and drops it at the end.
+
+mod baseline;
+mod drive;
+
+use std::process::ExitCode;
+
+/// mimalloc: the hub allocates many short-lived buffers per request, where glibc's allocator
+/// measured slower and noisier.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use originhub_hub::client::ClientFile;
+use originhub_hub::config::HubConfig;
+use originhub_hub::demo::write_config;
+use originhub_hub::hub::Hub;
+use originhub_hub::store::PostgresStore;
+use serde_json::json;
+use tokio::net::TcpListener;
+
+/// Load test: the hub beside the naive baseline, on the Postgres of DATABASE_URL.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Seconds each side is driven.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Submissions in flight at once (spread over the sending members).
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Goods items per certificate cycle through 1..=N (the document mix).
+    #[arg(long, default_value_t = 3)]
+    max_items: usize,
+    /// Postgres to create the run's database next to.
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: String,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+async fn fresh_database(url: &str) -> anyhow::Result<(String, String)> {
+    let name = format!("originhub_load_{}", uuid_like());
+    let admin = sqlx::PgPool::connect(url)
+        .await
+        .with_context(|| format!("cannot connect to {url}"))?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await?;
+    admin.close().await;
+    let (base, _) = url
+        .rsplit_once('/')
+        .context("DATABASE_URL has no database name")?;
+    Ok((format!("{base}/{name}"), name))
+}
+
+fn uuid_like() -> String {
+    format!("{:x}", originhub_hub::hub::now_micros())
+}
+
+async fn drop_database(url: &str, name: &str) -> anyhow::Result<()> {
+    let admin = sqlx::PgPool::connect(url).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await?;
+    Ok(())
+}
+
+async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
+    if !args.database_url.starts_with("postgres") {
+        bail!("DATABASE_URL must be a postgres:// URL (the load test compares against Postgres)");
+    }
+    let (url, name) = fresh_database(&args.database_url).await?;
+    let result = measure(&args, &url).await;
+    drop_database(&args.database_url, &name).await?;
+    result
+}
+
+async fn measure(args: &Args, url: &str) -> anyhow::Result<serde_json::Value> {
+    let dir = tempfile::tempdir()?;
+    let duration = Duration::from_secs(args.duration);
+    let documents = Arc::new(drive::Documents::new(args.max_items));
+
+    // The baseline first, on its own port and table, with the same certificates and clients.
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let layout = write_config(dir.path(), listener.local_addr()?)?;
+    let config = HubConfig::load(Some(&layout.config))?;
+    let tls = config.server_tls()?;
+    let clients = |dir: &std::path::Path| -> anyhow::Result<Vec<(String, ClientFile)>> {
+        drive::SENDERS
+            .iter()
+            .chain(["katanga"].iter())
+            .map(|m| {
+                Ok((
+                    (*m).to_owned(),
+                    ClientFile::load(&dir.join("clients").join(format!("{m}.toml")))?,
+                ))
+            })
+            .collect()
+    };
+    let baseline = baseline::start(url, listener, tls.clone()).await?;
+    eprintln!(
+        "baseline: {} s at concurrency {}",
+        args.duration, args.concurrency
+    );
+    let base = drive::run(
+        &clients(dir.path())?,
+        &documents,
+        args.concurrency,
+        duration,
+        false,
+    )
+    .await?;
+    baseline.stop().await;
+
+    // The hub: same database server, same certificates, same documents, plus delivery.
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let hub_dir = tempfile::tempdir()?;
+    let layout = write_config(hub_dir.path(), listener.local_addr()?)?;
+    let config = HubConfig::load(Some(&layout.config))?;
+    let store = PostgresStore::connect(url).await?;
+    let hub = Hub::start(store, Some(&config.registry_dirs()), config.settings()).await?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let tls = config.server_tls()?;
+    let server = tokio::spawn(originhub_hub::server::run(hub, listener, tls, async {
+        let _ = stopped.await;
+    }));
+    eprintln!(
+        "hub: {} s at concurrency {}",
+        args.duration, args.concurrency
+    );
+    let hub_run = drive::run(
+        &clients(hub_dir.path())?,
+        &documents,
+        args.concurrency,
+        duration,
+        true,
+    )
+    .await?;
+    let _ = stop.send(());
+    server.await??;
+
+    let hub_rate = hub_run.accepted as f64 / hub_run.seconds;
+    let base_rate = base.accepted as f64 / base.seconds;
+    Ok(json!({
+        "hub_submits_per_s": round(hub_rate),
+        "baseline_submits_per_s": round(base_rate),
+        "ratio": round(hub_rate / base_rate.max(f64::MIN_POSITIVE)),
+        "submit_p50_ms": round(hub_run.submit_ms(50.0)),
+        "submit_p99_ms": round(hub_run.submit_ms(99.0)),
+        "baseline_submit_p99_ms": round(base.submit_ms(99.0)),
+        "delivery_p50_ms": round(hub_run.delivery_ms(50.0)),
+        "delivery_p99_ms": round(hub_run.delivery_ms(99.0)),
+        "hub_accepted": hub_run.accepted,
+        "hub_deliveries_expected": hub_run.expected,
+        "hub_delivered": hub_run.delivered,
+        "lost": hub_run.lost,
+        "hub_errors": hub_run.errors,
+        "baseline_accepted": base.accepted,
+        "baseline_errors": base.errors,
+        "duration_s": args.duration,
+        "concurrency": args.concurrency,
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+    }))
+}
+
+fn round(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let json_out = args.json;
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(result) => {
+            if json_out {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&result).unwrap_or_default()
+                );
+            } else {
+                for (key, value) in result.as_object().into_iter().flatten() {
+                    println!("{key:<26} {value}");
+                }
+            }
+            if result["lost"].as_u64() == Some(0) && result["hub_errors"].as_u64() == Some(0) {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("error: submissions were lost or refused");
+                ExitCode::from(1)
+            }
+        }
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

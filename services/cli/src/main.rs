@@ -18,6 +18,11 @@ mod translate;
 
 use std::process::ExitCode;
 
+/// mimalloc: the hub allocates many short-lived buffers per request, where glibc's allocator
+/// measured slower and noisier.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 
 use cli::{Cli, Command, ProfileCommand, SchemaCommand};

@@ -224,3 +224,132 @@ fn schema_canonical_prints_the_generated_json_schema() {
         "hs-code"
     );
 }
+
+/// `originhub demo` on SQLite, then `serve --config` continues that hub and the member commands
+/// talk to it with the client files the demo left.
+#[test]
+fn demo_then_serve_and_member_commands() {
+    let dir = scratch("demo");
+    let data = dir.join("hub");
+    let out = originhub(
+        &[
+            "demo",
+            "--certificates",
+            "24",
+            "--json",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["submitted"], 24);
+    assert_eq!(summary["delivered"], 24);
+    assert_eq!(summary["acknowledged"], 24);
+    assert_eq!(summary["agreements"].as_array().unwrap().len(), 2);
+    for file in [
+        "hub.toml",
+        "hub.db",
+        "certs/ca.pem",
+        "clients/borastria.toml",
+        "clients/operator.toml",
+        "clients/auditor.toml",
+    ] {
+        assert!(data.join(file).is_file(), "{file} is missing");
+    }
+
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_originhub"))
+        .args(["serve", "--config", data.join("hub.toml").to_str().unwrap()])
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(serve.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+    assert!(line.contains("listening on https://"), "{line}");
+
+    let client = data.join("clients/borastria.toml");
+    let client = client.to_str().unwrap();
+    // An invalid document is refused with the field that is wrong.
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, br#"{"id": "X"}"#).unwrap();
+    let out = originhub(
+        &[
+            "submit",
+            "--client",
+            client,
+            "--agreement",
+            "BCFTA",
+            "--profile",
+            "borastria-xml",
+            bad.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("InvalidArgument"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = originhub(&["status", "--client", client, "no-such-id"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("NotFound"),
+        "{}",
+        text(&out.stderr)
+    );
+    // The demo acknowledged everything: the inbox is empty, and says so.
+    let inbox = dir.join("inbox");
+    let out = originhub(
+        &[
+            "inbox",
+            "--client",
+            client,
+            "--out",
+            inbox.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("0 delivery(ies) saved"),
+        "{}",
+        text(&out.stderr)
+    );
+    serve.kill().unwrap();
+    let _ = serve.wait();
+}
+
+#[test]
+fn dev_certs_writes_client_files() {
+    let dir = scratch("certs");
+    let out = originhub(
+        &[
+            "dev-certs",
+            "--out",
+            dir.to_str().unwrap(),
+            "--member",
+            "Borastria",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let client = std::fs::read_to_string(dir.join("clients/borastria.toml")).unwrap();
+    assert!(
+        client.contains("hub = \"https://localhost:7443\""),
+        "{client}"
+    );
+    assert!(client.contains("../certs/borastria.pem"), "{client}");
+    for name in [
+        "ca.pem",
+        "hub.pem",
+        "hub.key",
+        "operator.pem",
+        "auditor.key",
+    ] {
+        assert!(dir.join("certs").join(name).is_file(), "{name}");
+    }
+}

@@ -61,6 +61,8 @@ pub struct HubConfig {
     pub max_depth: usize,
     /// Most submissions written in one transaction (`ORIGINHUB_MAX_BATCH`).
     pub max_batch: usize,
+    /// Batch transactions in flight at once (`ORIGINHUB_PARALLEL_BATCHES`).
+    pub parallel_batches: usize,
     /// How often a subscription looks for deliveries committed elsewhere (another replica), in
     /// milliseconds; deliveries committed by this process wake it at once.
     pub poll_interval_ms: u64,
@@ -85,6 +87,7 @@ impl Default for HubConfig {
             max_document_bytes: originhub_core::limits::Limits::default().max_bytes,
             max_depth: originhub_core::limits::Limits::default().max_depth,
             max_batch: 256,
+            parallel_batches: 2,
             poll_interval_ms: 1000,
         }
     }
@@ -107,6 +110,7 @@ impl HubConfig {
                 "data_dir",
                 "max_document_bytes",
                 "max_batch",
+                "parallel_batches",
                 "poll_interval_ms",
             ]))
             .merge(Env::raw().only(&["database_url"]));

@@ -3,9 +3,10 @@
 //!
 //! Concurrency: request handlers read the registry through an `RwLock<Arc<Registry>>` held only
 //! to clone the `Arc`; changes build a new snapshot from the store and swap it in. Submissions go
-//! through one [`Writer`] task per process over an `mpsc` channel: it takes whatever is queued
-//! (up to `max_batch`), stores it in one transaction, and answers each submitter through its
-//! `oneshot`. Under load this is group commit: one fsync for many submissions.
+//! through one [`Writer`] per process over an `mpsc` channel: it takes whatever is queued (up to
+//! `max_batch`), stores it in one transaction, and answers each submitter through its
+//! `oneshot`; a semaphore allows `parallel_batches` transactions in flight. Under load this is
+//! group commit: one fsync for many submissions.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -52,6 +53,36 @@ impl Wakeups {
 
 type Job = (NewSubmission, oneshot::Sender<Result<Stored, StoreError>>);
 
+/// Stores one batch, wakes its receivers' subscriptions, and answers every submitter.
+async fn store_batch<S: Store>(store: &S, wakeups: &Wakeups, batch: Vec<Job>) {
+    let (submissions, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+    let result = store.store_batch(&submissions).await;
+    if result.is_ok() {
+        let mut receivers: Vec<&str> = submissions
+            .iter()
+            .flat_map(|s| s.deliveries.iter().map(|d| d.receiver.as_str()))
+            .collect();
+        receivers.sort_unstable();
+        receivers.dedup();
+        for receiver in receivers {
+            wakeups.wake(receiver);
+        }
+    }
+    match result {
+        Ok(outcomes) => {
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                let _ = reply.send(Ok(outcome));
+            }
+        }
+        Err(error) => {
+            tracing::error!(%error, count = replies.len(), "storing a batch failed");
+            for reply in replies {
+                let _ = reply.send(Err(error.clone()));
+            }
+        }
+    }
+}
+
 /// The handle submitters use to reach the batch writer.
 #[derive(Debug, Clone)]
 pub struct Writer {
@@ -59,38 +90,32 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task.
-    pub fn start<S: Store>(store: Arc<S>, wakeups: Arc<Wakeups>, max_batch: usize) -> Self {
-        let (jobs, mut queue) = mpsc::channel::<Job>(max_batch.max(1) * 4);
+    /// Starts the writer: it collects what is queued into a batch and stores it, with at most
+    /// `parallel` batches in flight (a second batch writes its submissions while the first
+    /// commits).
+    pub fn start<S: Store>(
+        store: Arc<S>,
+        wakeups: Arc<Wakeups>,
+        max_batch: usize,
+        parallel: usize,
+    ) -> Self {
+        let max_batch = max_batch.max(1);
+        let (jobs, mut queue) = mpsc::channel::<Job>(max_batch * 4);
+        let slots = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
         tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(max_batch);
-            while queue.recv_many(&mut batch, max_batch.max(1)).await > 0 {
-                let (submissions, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
-                let result = store.store_batch(&submissions).await;
-                if result.is_ok() {
-                    let mut receivers: Vec<&str> = submissions
-                        .iter()
-                        .flat_map(|s| s.deliveries.iter().map(|d| d.receiver.as_str()))
-                        .collect();
-                    receivers.sort_unstable();
-                    receivers.dedup();
-                    for receiver in receivers {
-                        wakeups.wake(receiver);
-                    }
+            loop {
+                let Ok(slot) = slots.clone().acquire_owned().await else {
+                    return;
+                };
+                let mut batch = Vec::with_capacity(max_batch);
+                if queue.recv_many(&mut batch, max_batch).await == 0 {
+                    return;
                 }
-                match result {
-                    Ok(outcomes) => {
-                        for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                            let _ = reply.send(Ok(outcome));
-                        }
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, count = replies.len(), "storing a batch failed");
-                        for reply in replies {
-                            let _ = reply.send(Err(error.clone()));
-                        }
-                    }
-                }
+                let (store, wakeups) = (store.clone(), wakeups.clone());
+                tokio::spawn(async move {
+                    store_batch(&*store, &wakeups, batch).await;
+                    drop(slot);
+                });
             }
         });
         Self { jobs }
@@ -119,6 +144,8 @@ pub struct HubSettings {
     pub max_depth: usize,
     /// Most submissions per transaction.
     pub max_batch: usize,
+    /// Batches in flight at once.
+    pub parallel_batches: usize,
     /// How often subscriptions look for deliveries committed by other replicas.
     pub poll_interval: Duration,
 }
@@ -130,6 +157,7 @@ impl Default for HubSettings {
             max_document_bytes: config.max_document_bytes,
             max_depth: config.max_depth,
             max_batch: config.max_batch,
+            parallel_batches: config.parallel_batches,
             poll_interval: Duration::from_millis(config.poll_interval_ms),
         }
     }
@@ -166,7 +194,12 @@ impl<S: Store> Hub<S> {
         let wakeups = Arc::new(Wakeups::default());
         let hub = Self {
             registry: RwLock::new(Arc::new(Registry::default())),
-            writer: Writer::start(store.clone(), wakeups.clone(), settings.max_batch),
+            writer: Writer::start(
+                store.clone(),
+                wakeups.clone(),
+                settings.max_batch,
+                settings.parallel_batches,
+            ),
             store,
             wakeups,
             settings,

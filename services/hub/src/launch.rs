@@ -71,6 +71,7 @@ impl HubConfig {
             max_document_bytes: self.max_document_bytes,
             max_depth: self.max_depth,
             max_batch: self.max_batch,
+            parallel_batches: self.parallel_batches,
             poll_interval: std::time::Duration::from_millis(self.poll_interval_ms),
         }
     }

@@ -161,7 +161,8 @@ pub fn prepare(
         .and_then(|n| n.as_str())
         .unwrap_or_default()
         .to_owned();
-    let canonical_json = canonical.value().to_string();
+    let canonical_json = serde_json::to_string(canonical.node())
+        .map_err(|e| ApiError::Internal(format!("cannot encode the canonical record: {e}")))?;
     Ok(NewSubmission {
         tracking_id: Uuid::now_v7().to_string(),
         sender: submission.sender.to_owned(),

@@ -21,7 +21,6 @@ macro_rules! impl_store {
                 use $crate::store::{Stored, encode_losses, sql::ROWS_PER_INSERT};
 
                 let mut tx = self.begin_write().await?;
-                Self::lock_writes(&mut tx).await?;
                 let mut created = HashSet::new();
                 for chunk in batch.chunks(ROWS_PER_INSERT) {
                     let mut insert = sqlx::QueryBuilder::<$db>::new(
@@ -75,6 +74,10 @@ macro_rules! impl_store {
                         }
                     });
                 }
+                // Submissions (the bulk of the bytes) are written concurrently by parallel
+                // batches; from here to commit, one batch at a time, so delivery sequence
+                // numbers are assigned and committed in the same order.
+                Self::lock_writes(&mut tx).await?;
                 let fresh: Vec<_> = batch
                     .iter()
                     .filter(|s| created.contains(&s.tracking_id))
@@ -187,44 +190,65 @@ macro_rules! impl_store {
                 delivery_ids: &[String],
                 at: i64,
             ) -> Result<$crate::store::AckOutcome, $crate::store::StoreError> {
-                use $crate::store::AckOutcome;
+                use std::collections::HashMap;
+                use $crate::store::{AckOutcome, sql::ROWS_PER_INSERT};
+                if delivery_ids.is_empty() {
+                    return Ok(AckOutcome::Acknowledged(0));
+                }
                 let mut tx = self.begin_write().await?;
+                // Set-based: one SELECT, one UPDATE and one INSERT per chunk, whatever the count.
                 let mut changed = 0u32;
-                for id in delivery_ids {
-                    let owner: Option<(String, String, String)> = sqlx::query_as(
-                        "SELECT receiver, state, tracking_id FROM deliveries WHERE delivery_id = $1",
-                    )
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    match owner {
-                        None => return Ok(AckOutcome::Unknown(id.clone())),
-                        Some((owner, _, _)) if owner != receiver => {
-                            return Ok(AckOutcome::NotYours(id.clone()));
-                        }
-                        Some((_, state, _)) if state != "pending" => {}
-                        Some((_, _, tracking_id)) => {
-                            sqlx::query(
-                                "UPDATE deliveries SET state = 'acknowledged', acknowledged_at = $1 \
-                                 WHERE delivery_id = $2 AND state = 'pending'",
-                            )
-                            .bind(at)
-                            .bind(id)
-                            .execute(&mut *tx)
-                            .await?;
-                            sqlx::query(
-                                "INSERT INTO receipt_events (tracking_id, delivery_id, member, kind, at, detail) \
-                                 VALUES ($1, $2, $3, 'acknowledged', $4, '')",
-                            )
-                            .bind(&tracking_id)
-                            .bind(id)
-                            .bind(receiver)
-                            .bind(at)
-                            .execute(&mut *tx)
-                            .await?;
-                            changed += 1;
+                for chunk in delivery_ids.chunks(ROWS_PER_INSERT) {
+                    let mut select = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT delivery_id, receiver, state, tracking_id FROM deliveries WHERE delivery_id IN (",
+                    );
+                    let mut list = select.separated(", ");
+                    for id in chunk {
+                        list.push_bind(id);
+                    }
+                    select.push(")");
+                    let rows: Vec<(String, String, String, String)> =
+                        select.build_query_as().fetch_all(&mut *tx).await?;
+                    let found: HashMap<&str, &(String, String, String, String)> =
+                        rows.iter().map(|r| (r.0.as_str(), r)).collect();
+                    let mut pending = Vec::new();
+                    for id in chunk {
+                        match found.get(id.as_str()) {
+                            None => return Ok(AckOutcome::Unknown(id.clone())),
+                            Some(row) if row.1 != receiver => return Ok(AckOutcome::NotYours(id.clone())),
+                            Some(row) if row.2 == "pending" => pending.push(*row),
+                            Some(_) => {}
                         }
                     }
+                    pending.sort_by(|a, b| a.0.cmp(&b.0));
+                    pending.dedup_by(|a, b| a.0 == b.0);
+                    if pending.is_empty() {
+                        continue;
+                    }
+                    let mut update = sqlx::QueryBuilder::<$db>::new(
+                        "UPDATE deliveries SET state = 'acknowledged', acknowledged_at = ",
+                    );
+                    update.push_bind(at);
+                    update.push(" WHERE state = 'pending' AND delivery_id IN (");
+                    let mut list = update.separated(", ");
+                    for row in &pending {
+                        list.push_bind(&row.0);
+                    }
+                    update.push(")");
+                    update.build().execute(&mut *tx).await?;
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO receipt_events (tracking_id, delivery_id, member, kind, at, detail) ",
+                    );
+                    insert.push_values(&pending, |mut row, delivery| {
+                        row.push_bind(&delivery.3)
+                            .push_bind(&delivery.0)
+                            .push_bind(receiver)
+                            .push_bind("acknowledged")
+                            .push_bind(at)
+                            .push_bind("");
+                    });
+                    insert.build().execute(&mut *tx).await?;
+                    changed += u32::try_from(pending.len()).unwrap_or(u32::MAX);
                 }
                 tx.commit().await?;
                 Ok(AckOutcome::Acknowledged(changed))

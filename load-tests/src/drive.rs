@@ -1,0 +1,250 @@
+//! The load generator: `concurrency` workers submit certificates round-robin over the demo's
+//! exchanges until the time is up; for the hub, every member also subscribes and acknowledges
+//! in batches, and the run waits for every accepted submission to reach every receiver.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use originhub_hub::client::ClientFile;
+use originhub_hub::demo::{Exchange, Factory, exchanges, profile_of, shipped_plan};
+use originhub_hub::hub::now_micros;
+use originhub_hub::proto::member_service_client::MemberServiceClient;
+use originhub_hub::proto::{AckRequest, SubmitRequest, SubscribeRequest};
+use tokio_stream::StreamExt;
+use tonic::transport::Channel;
+
+/// The members that send in the demo world.
+pub(crate) const SENDERS: [&str; 3] = ["adjikistan", "borastria", "concordia"];
+
+const PLACEHOLDER: &str = "LOAD-PLACEHOLDER-0000000000";
+
+/// Ready-made documents for every exchange and goods-item count, with a placeholder serial
+/// replaced per submission (so generating load costs the clients almost nothing).
+#[derive(Debug)]
+pub(crate) struct Documents {
+    templates: Vec<(Exchange, Vec<u8>)>,
+}
+
+impl Documents {
+    pub(crate) fn new(max_items: usize) -> Self {
+        let factory = Factory::new();
+        let mut templates = Vec::new();
+        for items in 1..=max_items.max(1) {
+            for exchange in exchanges() {
+                let plan =
+                    shipped_plan(profile_of(exchange.sender)).expect("shipped profile compiles");
+                let document = factory.document(&plan, &exchange, PLACEHOLDER, items);
+                templates.push((exchange, document));
+            }
+        }
+        Self { templates }
+    }
+
+    /// The `n`th document, its certificate id `prefix-n`.
+    fn get(&self, n: usize, prefix: &str) -> (&Exchange, Vec<u8>) {
+        let (exchange, template) = &self.templates[n % self.templates.len()];
+        let text = String::from_utf8_lossy(template);
+        let serial = format!("{prefix}-{n:010}");
+        (exchange, text.replace(PLACEHOLDER, &serial).into_bytes())
+    }
+}
+
+/// What one side of the run measured.
+#[derive(Debug, Default)]
+pub(crate) struct RunStats {
+    pub(crate) accepted: usize,
+    pub(crate) errors: usize,
+    pub(crate) seconds: f64,
+    submit_ms: Vec<f64>,
+    delivery_ms: Vec<f64>,
+    pub(crate) expected: usize,
+    pub(crate) delivered: usize,
+    pub(crate) lost: usize,
+}
+
+fn percentile(values: &[f64], p: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+impl RunStats {
+    pub(crate) fn submit_ms(&self, p: f64) -> f64 {
+        percentile(&self.submit_ms, p)
+    }
+
+    pub(crate) fn delivery_ms(&self, p: f64) -> f64 {
+        percentile(&self.delivery_ms, p)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inboxes {
+    delivered: HashSet<(String, String)>,
+    latency_ms: Vec<f64>,
+}
+
+async fn inbox(
+    mut client: MemberServiceClient<Channel>,
+    member: String,
+    seen: Arc<Mutex<Inboxes>>,
+) -> anyhow::Result<()> {
+    let mut stream = client
+        .subscribe(SubscribeRequest {
+            after_sequence: 0,
+            stop_when_drained: false,
+        })
+        .await?
+        .into_inner();
+    let mut unacked = Vec::new();
+    loop {
+        let next = if unacked.is_empty() {
+            stream.next().await.map(Some)
+        } else {
+            match tokio::time::timeout(Duration::from_millis(10), stream.next()).await {
+                Ok(next) => next.map(Some),
+                // Quiet for a moment: acknowledge what we have.
+                Err(_) => Some(None),
+            }
+        };
+        let next = match next {
+            Some(message) => message,
+            None if unacked.is_empty() => return Ok(()),
+            None => None,
+        };
+        match next {
+            Some(message) => {
+                let delivery = message?.delivery.unwrap_or_default();
+                let accepted = delivery
+                    .accepted_at
+                    .map_or(0, |t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000);
+                {
+                    let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+                    if seen
+                        .delivered
+                        .insert((delivery.tracking_id.clone(), member.clone()))
+                    {
+                        seen.latency_ms
+                            .push((now_micros() - accepted) as f64 / 1000.0);
+                    }
+                }
+                unacked.push(delivery.delivery_id);
+                if unacked.len() < 256 {
+                    continue;
+                }
+            }
+            None => {}
+        }
+        client
+            .ack(AckRequest {
+                delivery_ids: std::mem::take(&mut unacked),
+            })
+            .await?;
+    }
+}
+
+/// Drives one server for `duration`.
+pub(crate) async fn run(
+    clients: &[(String, ClientFile)],
+    documents: &Arc<Documents>,
+    concurrency: usize,
+    duration: Duration,
+    with_delivery: bool,
+) -> anyhow::Result<RunStats> {
+    let mut channels = std::collections::BTreeMap::new();
+    for (member, file) in clients {
+        channels.insert(member.clone(), file.member().await?);
+    }
+    let seen = Arc::new(Mutex::new(Inboxes::default()));
+    let mut inboxes = tokio::task::JoinSet::new();
+    if with_delivery {
+        for (member, client) in &channels {
+            inboxes.spawn(inbox(client.clone(), member.clone(), seen.clone()));
+        }
+    }
+    let prefix = format!("L{:x}", now_micros() % 0xffff_ffff);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..concurrency.max(1) {
+        let (documents, next, prefix) = (documents.clone(), next.clone(), prefix.clone());
+        let channels = channels.clone();
+        workers.spawn(async move {
+            let mut stats = RunStats::default();
+            let mut expected = Vec::new();
+            while Instant::now() < deadline {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                let (exchange, document) = documents.get(n, &prefix);
+                let mut client = channels[exchange.sender].clone();
+                let sent = Instant::now();
+                let result = client
+                    .submit(SubmitRequest {
+                        agreement: exchange.agreement.into(),
+                        profile: profile_of(exchange.sender).into(),
+                        document,
+                        idempotency_key: String::new(),
+                    })
+                    .await;
+                stats.submit_ms.push(sent.elapsed().as_secs_f64() * 1000.0);
+                match result {
+                    Ok(response) => {
+                        stats.accepted += 1;
+                        let receipt = response.into_inner().receipt.unwrap_or_default();
+                        for receiver in receipt.receivers {
+                            expected.push((receipt.tracking_id.clone(), receiver));
+                        }
+                    }
+                    Err(status) => {
+                        if stats.errors == 0 {
+                            eprintln!("refused: {:?}: {}", status.code(), status.message());
+                        }
+                        stats.errors += 1;
+                    }
+                }
+            }
+            (stats, expected, Instant::now())
+        });
+    }
+    let mut total = RunStats::default();
+    let mut expected = HashSet::new();
+    let mut finished = started;
+    while let Some(done) = workers.join_next().await {
+        let (stats, sent, at) = done?;
+        total.accepted += stats.accepted;
+        total.errors += stats.errors;
+        total.submit_ms.extend(stats.submit_ms);
+        expected.extend(sent);
+        finished = finished.max(at);
+    }
+    total.seconds = (finished - started).as_secs_f64();
+    total.expected = expected.len();
+    if with_delivery {
+        let wait_until = Instant::now() + Duration::from_secs(120);
+        loop {
+            let done = {
+                let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+                expected.iter().all(|key| seen.delivered.contains(key))
+            };
+            if done || Instant::now() > wait_until {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        inboxes.shutdown().await;
+        let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+        total.delivered = expected
+            .iter()
+            .filter(|key| seen.delivered.contains(*key))
+            .count();
+        total.lost = total.expected - total.delivered;
+        total.delivery_ms = seen.latency_ms.clone();
+    }
+    Ok(total)
+}

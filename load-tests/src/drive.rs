@@ -118,8 +118,8 @@ async fn inbox(
             None if unacked.is_empty() => return Ok(()),
             None => None,
         };
-        match next {
-            Some(message) => {
+        if let Some(message) = next {
+            {
                 let delivery = message?.delivery.unwrap_or_default();
                 let accepted = delivery
                     .accepted_at
@@ -139,7 +139,6 @@ async fn inbox(
                     continue;
                 }
             }
-            None => {}
         }
         client
             .ack(AckRequest {

@@ -40,6 +40,11 @@ struct Args {
     /// Goods items per certificate cycle through 1..=N (the document mix).
     #[arg(long, default_value_t = 3)]
     max_items: usize,
+    /// Diagnosis: drive the hub without subscribers (deliveries are stored but not streamed),
+    /// to separate the cost of submitting from the cost of delivering. `lost` is then not
+    /// measured.
+    #[arg(long)]
+    submit_only: bool,
     /// Postgres to create the run's database next to.
     #[arg(long, env = "DATABASE_URL")]
     database_url: String,
@@ -143,7 +148,7 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<serde_json::Value> {
         &documents,
         args.concurrency,
         duration,
-        true,
+        !args.submit_only,
     )
     .await?;
     let _ = stop.send(());
@@ -169,6 +174,7 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<serde_json::Value> {
         "baseline_errors": base.errors,
         "duration_s": args.duration,
         "concurrency": args.concurrency,
+        "submit_only": args.submit_only,
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
     }))
 }

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::ApiError;
 use crate::registry::{Registry, RegistryDirs, RegistryError, import};
-use crate::store::{NewSubmission, Store, StoreError, Stored};
+use crate::store::{DeliveryRecord, NewSubmission, Store, StoreError, Stored, StoredBatch};
 
 /// Unix microseconds now.
 pub fn now_micros() -> i64 {
@@ -51,25 +51,90 @@ impl Wakeups {
     }
 }
 
-type Job = (NewSubmission, oneshot::Sender<Result<Stored, StoreError>>);
+/// Deliveries this process committed recently, by id, so subscriptions send them without
+/// reading their bytes back from the database. The database stays the truth: a subscription
+/// asks it which deliveries are pending and in what order, and fetches whatever is not here.
+/// Bounded; entries leave when acknowledged or when the cache is full (oldest first).
+#[derive(Debug, Default)]
+pub struct DeliveryCache {
+    inner: Mutex<CacheInner>,
+}
 
-/// Stores one batch, wakes its receivers' subscriptions, and answers every submitter.
-async fn store_batch<S: Store>(store: &S, wakeups: &Wakeups, batch: Vec<Job>) {
-    let (submissions, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-    let result = store.store_batch(&submissions).await;
-    if result.is_ok() {
-        let mut receivers: Vec<&str> = submissions
-            .iter()
-            .flat_map(|s| s.deliveries.iter().map(|d| d.receiver.as_str()))
-            .collect();
-        receivers.sort_unstable();
-        receivers.dedup();
-        for receiver in receivers {
-            wakeups.wake(receiver);
+#[derive(Debug, Default)]
+struct CacheInner {
+    by_id: HashMap<String, Arc<DeliveryRecord>>,
+    order: std::collections::VecDeque<String>,
+}
+
+/// Most deliveries cached (a few tens of megabytes of typical certificates).
+const CACHE_CAPACITY: usize = 4096;
+
+impl DeliveryCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Remembers committed deliveries.
+    pub fn insert(&self, records: Vec<DeliveryRecord>) {
+        let mut inner = self.lock();
+        for record in records {
+            inner.order.push_back(record.delivery_id.clone());
+            inner
+                .by_id
+                .insert(record.delivery_id.clone(), Arc::new(record));
+        }
+        while inner.by_id.len() > CACHE_CAPACITY {
+            let Some(oldest) = inner.order.pop_front() else {
+                break;
+            };
+            inner.by_id.remove(&oldest);
+        }
+        if inner.order.len() > CACHE_CAPACITY * 2 {
+            // Drop ids already removed by acknowledgement.
+            let CacheInner { by_id, order } = &mut *inner;
+            order.retain(|id| by_id.contains_key(id));
         }
     }
+
+    /// A cached delivery.
+    pub fn get(&self, delivery_id: &str) -> Option<Arc<DeliveryRecord>> {
+        self.lock().by_id.get(delivery_id).cloned()
+    }
+
+    /// Forgets acknowledged deliveries.
+    pub fn remove(&self, delivery_ids: &[String]) {
+        let mut inner = self.lock();
+        for id in delivery_ids {
+            inner.by_id.remove(id);
+        }
+    }
+}
+
+type Job = (NewSubmission, oneshot::Sender<Result<Stored, StoreError>>);
+
+/// Stores one batch, caches its deliveries, wakes its receivers' subscriptions, and answers
+/// every submitter.
+async fn store_batch<S: Store>(
+    store: &S,
+    wakeups: &Wakeups,
+    cache: &DeliveryCache,
+    batch: Vec<Job>,
+) {
+    let (submissions, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+    let result = store.store_batch(&submissions).await;
     match result {
-        Ok(outcomes) => {
+        Ok(StoredBatch {
+            outcomes,
+            deliveries,
+        }) => {
+            let mut receivers: Vec<String> =
+                deliveries.iter().map(|d| d.receiver.clone()).collect();
+            receivers.sort_unstable();
+            receivers.dedup();
+            cache.insert(deliveries);
+            for receiver in &receivers {
+                wakeups.wake(receiver);
+            }
             for (reply, outcome) in replies.into_iter().zip(outcomes) {
                 let _ = reply.send(Ok(outcome));
             }
@@ -96,6 +161,7 @@ impl Writer {
     pub fn start<S: Store>(
         store: Arc<S>,
         wakeups: Arc<Wakeups>,
+        cache: Arc<DeliveryCache>,
         max_batch: usize,
         parallel: usize,
     ) -> Self {
@@ -111,9 +177,9 @@ impl Writer {
                 if queue.recv_many(&mut batch, max_batch).await == 0 {
                     return;
                 }
-                let (store, wakeups) = (store.clone(), wakeups.clone());
+                let (store, wakeups, cache) = (store.clone(), wakeups.clone(), cache.clone());
                 tokio::spawn(async move {
-                    store_batch(&*store, &wakeups, batch).await;
+                    store_batch(&*store, &wakeups, &cache, batch).await;
                     drop(slot);
                 });
             }
@@ -173,6 +239,8 @@ pub struct Hub<S> {
     pub writer: Writer,
     /// Subscription wakeups.
     pub wakeups: Arc<Wakeups>,
+    /// Recently committed deliveries.
+    pub cache: Arc<DeliveryCache>,
     /// Tunables.
     pub settings: HubSettings,
     /// Set when the server shuts down, so open subscriptions end and graceful shutdown does not
@@ -192,16 +260,19 @@ impl<S: Store> Hub<S> {
         }
         let store = Arc::new(store);
         let wakeups = Arc::new(Wakeups::default());
+        let cache = Arc::new(DeliveryCache::default());
         let hub = Self {
             registry: RwLock::new(Arc::new(Registry::default())),
             writer: Writer::start(
                 store.clone(),
                 wakeups.clone(),
+                cache.clone(),
                 settings.max_batch,
                 settings.parallel_batches,
             ),
             store,
             wakeups,
+            cache,
             settings,
             closing: watch::channel(false).0,
         };

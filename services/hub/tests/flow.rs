@@ -270,6 +270,14 @@ async fn whole_flow<S: Store>(hub: TestHub<S>) {
     assert_eq!(record.value()["id"], serial.as_str());
     assert_eq!(record.value()["import_country"], "XC");
 
+    // The same delivery read back from the database, not the in-process cache, is identical.
+    hub.hub
+        .cache
+        .remove(std::slice::from_ref(&delivery.delivery_id));
+    assert!(hub.hub.cache.get(&delivery.delivery_id).is_none());
+    let from_database = drain(&mut concordia, 0).await;
+    assert_eq!(from_database, deliveries);
+
     let acked = concordia
         .ack(AckRequest {
             delivery_ids: vec![delivery.delivery_id.clone()],

@@ -51,22 +51,23 @@ fn receipt(receipt: store::Receipt) -> Receipt {
     }
 }
 
-fn delivery(record: DeliveryRecord) -> Delivery {
+fn delivery(record: &DeliveryRecord) -> Delivery {
     Delivery {
-        delivery_id: record.delivery_id,
+        delivery_id: record.delivery_id.clone(),
         sequence: u64::try_from(record.sequence).unwrap_or(0),
-        tracking_id: record.tracking_id,
-        certificate_id: record.certificate_id,
-        agreement: record.agreement,
-        sender: record.sender,
-        profile: record.profile,
-        document: record.document,
-        original: record.original,
-        original_profile: record.original_profile,
-        original_hash: record.original_hash,
+        tracking_id: record.tracking_id.clone(),
+        certificate_id: record.certificate_id.clone(),
+        agreement: record.agreement.clone(),
+        sender: record.sender.clone(),
+        profile: record.profile.clone(),
+        document: record.document.clone(),
+        original: record.original.clone(),
+        original_profile: record.original_profile.clone(),
+        original_hash: record.original_hash.clone(),
         not_representable: record
             .not_representable
-            .into_iter()
+            .iter()
+            .cloned()
             .map(|n| NotRepresentable {
                 path: n.path,
                 reason: n.reason,
@@ -158,9 +159,12 @@ impl<S: Store> MemberApi<S> {
             .acknowledge(&receiver.name, &ids, now_micros())
             .await?
         {
-            AckOutcome::Acknowledged(count) => Ok(AckResponse {
-                acknowledged: count,
-            }),
+            AckOutcome::Acknowledged(count) => {
+                self.hub.cache.remove(&ids);
+                Ok(AckResponse {
+                    acknowledged: count,
+                })
+            }
             AckOutcome::NotYours(id) => Err(ApiError::PermissionDenied(format!(
                 "delivery {id} is not addressed to {:?}; nothing was acknowledged",
                 receiver.name
@@ -210,6 +214,40 @@ impl<S: Store> MemberApi<S> {
     }
 }
 
+/// The next page of `receiver`'s pending deliveries after `after`, in order: which ones from
+/// the database, their bytes from the cache where it has them.
+async fn next_page<S: Store>(
+    hub: &Hub<S>,
+    receiver: &str,
+    after: i64,
+) -> Result<Vec<Arc<DeliveryRecord>>, ApiError> {
+    let ids = hub.store.pending_ids(receiver, after, PAGE).await?;
+    let mut found: Vec<Option<Arc<DeliveryRecord>>> =
+        ids.iter().map(|(_, id)| hub.cache.get(id)).collect();
+    let missing: Vec<String> = ids
+        .iter()
+        .zip(&found)
+        .filter(|(_, hit)| hit.is_none())
+        .map(|((_, id), _)| id.clone())
+        .collect();
+    if !missing.is_empty() {
+        let mut fetched: std::collections::HashMap<String, DeliveryRecord> = hub
+            .store
+            .deliveries(&missing)
+            .await?
+            .into_iter()
+            .map(|r| (r.delivery_id.clone(), r))
+            .collect();
+        for ((_, id), slot) in ids.iter().zip(found.iter_mut()) {
+            if slot.is_none() {
+                *slot = fetched.remove(id).map(Arc::new);
+            }
+        }
+    }
+    // A delivery acknowledged between the two reads is simply not sent.
+    Ok(found.into_iter().flatten().collect())
+}
+
 /// Streams `receiver`'s unacknowledged deliveries after `after`, then new ones as they are
 /// committed, until the client goes away (or, with `stop_when_drained`, the backlog is sent).
 async fn stream_deliveries<S: Store>(
@@ -226,10 +264,10 @@ async fn stream_deliveries<S: Store>(
             return;
         }
         wake.borrow_and_update();
-        let page = match hub.store.pending(&receiver, after, PAGE).await {
+        let page = match next_page(&hub, &receiver, after).await {
             Ok(page) => page,
             Err(error) => {
-                let _ = out.send(Err(ApiError::from(error).into())).await;
+                let _ = out.send(Err(error.into())).await;
                 return;
             }
         };
@@ -237,7 +275,7 @@ async fn stream_deliveries<S: Store>(
         for record in page {
             after = record.sequence;
             let message = SubscribeResponse {
-                delivery: Some(delivery(record)),
+                delivery: Some(delivery(&record)),
             };
             if out.send(Ok(message)).await.is_err() {
                 return; // the client went away

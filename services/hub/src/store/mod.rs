@@ -140,9 +140,20 @@ pub enum Stored {
     },
 }
 
+/// What storing a batch did.
+#[derive(Debug, Clone, Default)]
+pub struct StoredBatch {
+    /// One per submission, in order.
+    pub outcomes: Vec<Stored>,
+    /// The deliveries created, in sequence order.
+    pub deliveries: Vec<DeliveryRecord>,
+}
+
 /// A stored delivery as a receiver gets it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryRecord {
+    /// Receiving member.
+    pub receiver: String,
     /// Position in the receiver's stream.
     pub sequence: i64,
     /// Stable id.
@@ -262,11 +273,12 @@ pub trait Store: Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
-    /// Stores a batch of submissions in one transaction; one outcome per submission, in order.
+    /// Stores a batch of submissions in one transaction: one outcome per submission, in order,
+    /// and the deliveries it created with their sequence numbers.
     fn store_batch(
         &self,
         batch: &[NewSubmission],
-    ) -> impl Future<Output = Result<Vec<Stored>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<StoredBatch, StoreError>> + Send;
 
     /// The receipt and content hash stored under a sender's idempotency key.
     fn find_by_key(
@@ -275,12 +287,19 @@ pub trait Store: Send + Sync + 'static {
         key: &str,
     ) -> impl Future<Output = Result<Option<Receipt>, StoreError>> + Send;
 
-    /// A receiver's unacknowledged deliveries after `after`, in order, at most `limit`.
-    fn pending(
+    /// A receiver's unacknowledged deliveries after `after`, in order, at most `limit`: sequence
+    /// and id only, so a subscription reads the bytes from its cache when it can.
+    fn pending_ids(
         &self,
         receiver: &str,
         after: i64,
         limit: i64,
+    ) -> impl Future<Output = Result<Vec<(i64, String)>, StoreError>> + Send;
+
+    /// Whole deliveries by id (in no particular order; unknown ids are left out).
+    fn deliveries(
+        &self,
+        delivery_ids: &[String],
     ) -> impl Future<Output = Result<Vec<DeliveryRecord>, StoreError>> + Send;
 
     /// Marks the receiver's deliveries acknowledged, all or none.

@@ -16,8 +16,8 @@ macro_rules! impl_store {
             async fn store_batch(
                 &self,
                 batch: &[$crate::store::NewSubmission],
-            ) -> Result<Vec<$crate::store::Stored>, $crate::store::StoreError> {
-                use std::collections::HashSet;
+            ) -> Result<$crate::store::StoredBatch, $crate::store::StoreError> {
+                use std::collections::{HashMap, HashSet};
                 use $crate::store::{Stored, encode_losses, sql::ROWS_PER_INSERT};
 
                 let mut tx = self.begin_write().await?;
@@ -86,6 +86,7 @@ macro_rules! impl_store {
                     .iter()
                     .flat_map(|s| s.deliveries.iter().map(move |d| (*s, d)))
                     .collect();
+                let mut sequences = HashMap::new();
                 for chunk in deliveries.chunks(ROWS_PER_INSERT) {
                     let mut insert = sqlx::QueryBuilder::<$db>::new(
                         "INSERT INTO deliveries (delivery_id, tracking_id, receiver, profile, \
@@ -101,7 +102,9 @@ macro_rules! impl_store {
                             .push_bind("pending")
                             .push_bind(s.accepted_at);
                     });
-                    insert.build().execute(&mut *tx).await?;
+                    insert.push(" RETURNING seq, delivery_id");
+                    let rows: Vec<(i64, String)> = insert.build_query_as().fetch_all(&mut *tx).await?;
+                    sequences.extend(rows.into_iter().map(|(seq, id)| (id, seq)));
                 }
                 // One "accepted" event per submission, one "queued" per delivery.
                 let events: Vec<_> = fresh
@@ -128,7 +131,27 @@ macro_rules! impl_store {
                     insert.build().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
-                Ok(outcomes)
+                let mut records: Vec<_> = deliveries
+                    .iter()
+                    .map(|(s, d)| $crate::store::DeliveryRecord {
+                        receiver: d.receiver.clone(),
+                        sequence: sequences.get(&d.delivery_id).copied().unwrap_or_default(),
+                        delivery_id: d.delivery_id.clone(),
+                        tracking_id: s.tracking_id.clone(),
+                        certificate_id: s.certificate_id.clone(),
+                        agreement: s.agreement.clone(),
+                        sender: s.sender.clone(),
+                        profile: d.profile.clone(),
+                        document: d.document.clone(),
+                        original: s.original.clone(),
+                        original_profile: s.sender_profile.clone(),
+                        original_hash: s.content_hash.clone(),
+                        not_representable: d.not_representable.clone(),
+                        accepted_at: s.accepted_at,
+                    })
+                    .collect();
+                records.sort_by_key(|r| r.sequence);
+                Ok($crate::store::StoredBatch { outcomes, deliveries: records })
             }
 
             async fn find_by_key(
@@ -140,48 +163,66 @@ macro_rules! impl_store {
                 Self::receipt_by_key(&mut *conn, sender, key).await
             }
 
-            async fn pending(
+            async fn pending_ids(
                 &self,
                 receiver: &str,
                 after: i64,
                 limit: i64,
-            ) -> Result<Vec<$crate::store::DeliveryRecord>, $crate::store::StoreError> {
-                type Row = (
-                    i64, String, String, String, String, String, String, Vec<u8>, Vec<u8>,
-                    String, String, String, i64,
-                );
-                let rows: Vec<Row> = sqlx::query_as(
-                    "SELECT d.seq, d.delivery_id, d.tracking_id, s.certificate_id, s.agreement, \
-                     s.sender, d.profile, d.document, s.original, s.sender_profile, \
-                     s.content_hash, d.not_representable, s.accepted_at \
-                     FROM deliveries d JOIN submissions s ON s.tracking_id = d.tracking_id \
-                     WHERE d.receiver = $1 AND d.state = 'pending' AND d.seq > $2 \
-                     ORDER BY d.seq LIMIT $3",
+            ) -> Result<Vec<(i64, String)>, $crate::store::StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT seq, delivery_id FROM deliveries \
+                     WHERE receiver = $1 AND state = 'pending' AND seq > $2 ORDER BY seq LIMIT $3",
                 )
                 .bind(receiver)
                 .bind(after)
                 .bind(limit)
                 .fetch_all(&self.pool)
-                .await?;
-                rows.into_iter()
-                    .map(|r| {
-                        Ok($crate::store::DeliveryRecord {
-                            sequence: r.0,
-                            delivery_id: r.1,
-                            tracking_id: r.2,
-                            certificate_id: r.3,
-                            agreement: r.4,
-                            sender: r.5,
-                            profile: r.6,
-                            document: r.7,
-                            original: r.8,
-                            original_profile: r.9,
-                            original_hash: r.10,
-                            not_representable: $crate::store::decode_losses(&r.11)?,
-                            accepted_at: r.12,
-                        })
-                    })
-                    .collect()
+                .await?)
+            }
+
+            async fn deliveries(
+                &self,
+                delivery_ids: &[String],
+            ) -> Result<Vec<$crate::store::DeliveryRecord>, $crate::store::StoreError> {
+                type Row = (
+                    String, i64, String, String, String, String, String, String, Vec<u8>,
+                    Vec<u8>, String, String, String, i64,
+                );
+                let mut records = Vec::with_capacity(delivery_ids.len());
+                for chunk in delivery_ids.chunks($crate::store::sql::ROWS_PER_INSERT) {
+                    let mut select = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT d.receiver, d.seq, d.delivery_id, d.tracking_id, s.certificate_id, \
+                         s.agreement, s.sender, d.profile, d.document, s.original, s.sender_profile, \
+                         s.content_hash, d.not_representable, s.accepted_at \
+                         FROM deliveries d JOIN submissions s ON s.tracking_id = d.tracking_id \
+                         WHERE d.delivery_id IN (",
+                    );
+                    let mut list = select.separated(", ");
+                    for id in chunk {
+                        list.push_bind(id);
+                    }
+                    select.push(")");
+                    let rows: Vec<Row> = select.build_query_as().fetch_all(&self.pool).await?;
+                    for r in rows {
+                        records.push($crate::store::DeliveryRecord {
+                            receiver: r.0,
+                            sequence: r.1,
+                            delivery_id: r.2,
+                            tracking_id: r.3,
+                            certificate_id: r.4,
+                            agreement: r.5,
+                            sender: r.6,
+                            profile: r.7,
+                            document: r.8,
+                            original: r.9,
+                            original_profile: r.10,
+                            original_hash: r.11,
+                            not_representable: $crate::store::decode_losses(&r.12)?,
+                            accepted_at: r.13,
+                        });
+                    }
+                }
+                Ok(records)
             }
 
             async fn acknowledge(

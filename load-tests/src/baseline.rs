@@ -11,7 +11,6 @@ use originhub_hub::proto::{
 use originhub_hub::server::ServerTls;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status};
 
@@ -109,7 +108,7 @@ pub(crate) async fn start(
             .max_decoding_message_size(originhub_hub::MAX_MESSAGE_BYTES),
     );
     let task = tokio::spawn(router.serve_with_incoming_shutdown(
-        TcpListenerStream::new(listener),
+        originhub_hub::server::incoming(listener),
         async {
             let _ = stopped.await;
         },

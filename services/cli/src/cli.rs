@@ -44,7 +44,7 @@ pub(crate) enum Command {
     ///
     /// With no --config it keeps everything in ./data (database, and development certificates
     /// made on first start), reads members/, agreements/ and profiles/ in the working directory,
-    /// and listens on 127.0.0.1:7443. Stop it with Ctrl-C.
+    /// and listens on 127.0.0.1:7443. Stop it with Ctrl-C or SIGTERM.
     #[command(
         after_help = "Environment: ORIGINHUB_LISTEN, ORIGINHUB_DATA_DIR, ORIGINHUB_MAX_BATCH, ORIGINHUB_MAX_DOCUMENT_BYTES, ORIGINHUB_POLL_INTERVAL_MS, DATABASE_URL, RUST_LOG."
     )]

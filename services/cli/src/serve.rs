@@ -19,6 +19,22 @@ pub(crate) fn init_logging() {
         .try_init();
 }
 
+/// Ctrl-C, or SIGTERM (what service managers send).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_logging();
     let config = HubConfig::load(args.config.as_deref())?;
@@ -51,8 +67,8 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         config.data_dir.display()
     );
     originhub_hub::launch::serve(&config, listener, async {
-        let _ = tokio::signal::ctrl_c().await;
-        eprintln!("shutting down");
+        stop_signal().await;
+        eprintln!("shutting down: open subscriptions end, requests in flight finish");
     })
     .await?;
     Ok(ExitCode::SUCCESS)

@@ -319,8 +319,17 @@ fn demo_then_serve_and_member_commands() {
         "{}",
         text(&out.stderr)
     );
-    serve.kill().unwrap();
-    let _ = serve.wait();
+    // SIGTERM, as a service manager sends it: a graceful stop, exit 0.
+    let term = Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = serve.wait().unwrap();
+    assert!(status.success(), "serve exited with {status}");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert!(rest.contains("shutting down"), "{rest}");
 }
 
 #[test]

@@ -7,12 +7,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use originhub_hub::client::ClientFile;
+use originhub_hub::client::{ClientFile, accepted_micros, acknowledge_all};
 use originhub_hub::demo::{Exchange, Factory, exchanges, profile_of, shipped_plan};
 use originhub_hub::hub::now_micros;
+use originhub_hub::proto::SubmitRequest;
 use originhub_hub::proto::member_service_client::MemberServiceClient;
-use originhub_hub::proto::{AckRequest, SubmitRequest, SubscribeRequest};
-use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 
 /// The members that send in the demo world.
@@ -95,57 +94,22 @@ async fn inbox(
     member: String,
     seen: Arc<Mutex<Inboxes>>,
 ) -> anyhow::Result<()> {
-    let mut stream = client
-        .subscribe(SubscribeRequest {
-            after_sequence: 0,
-            stop_when_drained: false,
-        })
-        .await?
-        .into_inner();
-    let mut unacked = Vec::new();
-    loop {
-        let next = if unacked.is_empty() {
-            stream.next().await.map(Some)
-        } else {
-            match tokio::time::timeout(Duration::from_millis(10), stream.next()).await {
-                Ok(next) => next.map(Some),
-                // Quiet for a moment: acknowledge what we have.
-                Err(_) => Some(None),
-            }
-        };
-        let next = match next {
-            Some(message) => message,
-            None if unacked.is_empty() => return Ok(()),
-            None => None,
-        };
-        if let Some(message) = next {
+    acknowledge_all(
+        &mut client,
+        |delivery| {
+            let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+            if seen
+                .delivered
+                .insert((delivery.tracking_id.clone(), member.clone()))
             {
-                let delivery = message?.delivery.unwrap_or_default();
-                let accepted = delivery
-                    .accepted_at
-                    .map_or(0, |t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000);
-                {
-                    let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
-                    if seen
-                        .delivered
-                        .insert((delivery.tracking_id.clone(), member.clone()))
-                    {
-                        seen.latency_ms
-                            .push((now_micros() - accepted) as f64 / 1000.0);
-                    }
-                }
-                unacked.push(delivery.delivery_id);
-                if unacked.len() < 256 {
-                    continue;
-                }
+                let latency = (now_micros() - accepted_micros(delivery)) as f64 / 1000.0;
+                seen.latency_ms.push(latency);
             }
-        }
-        client
-            .ack(AckRequest {
-                delivery_ids: std::mem::take(&mut unacked),
-            })
-            .await?;
-    }
+        },
+        |_| {},
+    )
+    .await?;
+    Ok(())
 }
 
 /// Drives one server for `duration`.

@@ -11,16 +11,15 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use originhub_hub::DEMO_MEMBERS;
-use originhub_hub::client::ClientFile;
+use originhub_hub::client::{ClientFile, accepted_micros, acknowledge_all};
 use originhub_hub::config::HubConfig;
 use originhub_hub::demo::{Exchange, Factory, exchanges, profile_of, shipped_plan, write_config};
 use originhub_hub::hub::now_micros;
+use originhub_hub::proto::SubmitRequest;
 use originhub_hub::proto::member_service_client::MemberServiceClient;
-use originhub_hub::proto::{AckRequest, SubmitRequest, SubscribeRequest};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 
 use crate::cli::DemoArgs;
@@ -68,76 +67,35 @@ async fn inbox(
     bar: ProgressBar,
 ) -> anyhow::Result<()> {
     let mut client = member_client(&dir, member).await?;
-    let mut stream = client
-        .subscribe(SubscribeRequest {
-            after_sequence: 0,
-            stop_when_drained: false,
-        })
-        .await?
-        .into_inner();
-    let mut unacked = Vec::new();
-    loop {
-        let next = if unacked.is_empty() {
-            stream.next().await
-        } else {
-            match tokio::time::timeout(Duration::from_millis(20), stream.next()).await {
-                Ok(next) => next,
-                Err(_) => {
-                    flush(&mut client, &mut unacked, &tally, &bar).await?;
-                    continue;
-                }
-            }
-        };
-        let Some(message) = next else { break };
-        let delivery = message?.delivery.unwrap_or_default();
-        let accepted = delivery
-            .accepted_at
-            .map_or(0, |t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000);
-        {
-            let mut tally = tally.lock().unwrap_or_else(|e| e.into_inner());
-            tally
+    let lock = || tally.lock().unwrap_or_else(|e| e.into_inner());
+    acknowledge_all(
+        &mut client,
+        |delivery| {
+            lock()
                 .seen
                 .entry(delivery.delivery_id.clone())
                 .or_insert(Seen {
                     tracking_id: delivery.tracking_id.clone(),
                     receiver: member.to_owned(),
                     agreement: delivery.agreement.clone(),
-                    latency_ms: (now_micros() - accepted) as f64 / 1000.0,
+                    latency_ms: (now_micros() - accepted_micros(delivery)) as f64 / 1000.0,
                     not_representable: delivery.not_representable.len(),
                     acknowledged: false,
                 });
-        }
-        unacked.push(delivery.delivery_id);
-        if unacked.len() >= 64 {
-            flush(&mut client, &mut unacked, &tally, &bar).await?;
-        }
-    }
-    flush(&mut client, &mut unacked, &tally, &bar).await
-}
-
-async fn flush(
-    client: &mut MemberServiceClient<Channel>,
-    ids: &mut Vec<String>,
-    tally: &Mutex<Tally>,
-    bar: &ProgressBar,
-) -> anyhow::Result<()> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    client
-        .ack(AckRequest {
-            delivery_ids: ids.clone(),
-        })
-        .await?;
-    let mut tally = tally.lock().unwrap_or_else(|e| e.into_inner());
-    for id in ids.drain(..) {
-        if let Some(seen) = tally.seen.get_mut(&id)
-            && !seen.acknowledged
-        {
-            seen.acknowledged = true;
-            bar.inc(1);
-        }
-    }
+        },
+        |ids| {
+            let mut tally = lock();
+            for id in ids {
+                if let Some(seen) = tally.seen.get_mut(id)
+                    && !seen.acknowledged
+                {
+                    seen.acknowledged = true;
+                    bar.inc(1);
+                }
+            }
+        },
+    )
+    .await?;
     Ok(())
 }
 

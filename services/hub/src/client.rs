@@ -9,6 +9,7 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
 use crate::proto::member_service_client::MemberServiceClient;
 use crate::proto::operator_service_client::OperatorServiceClient;
+use crate::proto::{AckRequest, Delivery, SubscribeRequest};
 
 /// Why a client could not connect.
 #[derive(Debug, Error)]
@@ -140,5 +141,63 @@ impl ClientFile {
     /// An operator client.
     pub async fn operator(&self) -> Result<OperatorServiceClient<Channel>, ClientError> {
         Ok(OperatorServiceClient::new(self.connect().await?))
+    }
+}
+
+/// Unix microseconds of a delivery's acceptance, for latency figures.
+pub fn accepted_micros(delivery: &Delivery) -> i64 {
+    delivery
+        .accepted_at
+        .map_or(0, |t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1000)
+}
+
+/// Most deliveries acknowledged in one `Ack`.
+const ACK_BATCH: usize = 256;
+
+/// Subscribes and acknowledges everything received until the stream ends: `received` sees each
+/// delivery, and `acknowledged` each batch of ids once the hub confirmed it. Batches close at
+/// 256 ids or after 10 ms without a new delivery, so a quiet stream is never left unacknowledged.
+pub async fn acknowledge_all(
+    client: &mut MemberServiceClient<Channel>,
+    mut received: impl FnMut(&Delivery),
+    mut acknowledged: impl FnMut(&[String]),
+) -> Result<(), tonic::Status> {
+    use tokio_stream::StreamExt;
+    let mut stream = client
+        .subscribe(SubscribeRequest {
+            after_sequence: 0,
+            stop_when_drained: false,
+        })
+        .await?
+        .into_inner();
+    let mut unacked: Vec<String> = Vec::new();
+    loop {
+        // None: time to acknowledge; Some(None): the stream ended.
+        let next = if unacked.is_empty() {
+            Some(stream.next().await)
+        } else {
+            tokio::time::timeout(std::time::Duration::from_millis(10), stream.next())
+                .await
+                .ok()
+        };
+        match next {
+            Some(Some(message)) => {
+                let delivery = message?.delivery.unwrap_or_default();
+                received(&delivery);
+                unacked.push(delivery.delivery_id);
+                if unacked.len() < ACK_BATCH {
+                    continue;
+                }
+            }
+            Some(None) if unacked.is_empty() => return Ok(()),
+            Some(None) | None => {}
+        }
+        let ids = std::mem::take(&mut unacked);
+        client
+            .ack(AckRequest {
+                delivery_ids: ids.clone(),
+            })
+            .await?;
+        acknowledged(&ids);
     }
 }

@@ -383,29 +383,21 @@ macro_rules! impl_store {
             }
 
             async fn put_member(&self, id: &str, definition: &str, at: i64) -> Result<(), $crate::store::StoreError> {
-                sqlx::query(
+                self.put_definition(
                     "INSERT INTO members (id, definition, updated_at) VALUES ($1, $2, $3) \
                      ON CONFLICT (id) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at",
+                    id, definition, at,
                 )
-                .bind(id)
-                .bind(definition)
-                .bind(at)
-                .execute(&self.pool)
-                .await?;
-                Ok(())
+                .await
             }
 
             async fn put_agreement(&self, id: &str, definition: &str, at: i64) -> Result<(), $crate::store::StoreError> {
-                sqlx::query(
+                self.put_definition(
                     "INSERT INTO agreements (id, definition, updated_at) VALUES ($1, $2, $3) \
                      ON CONFLICT (id) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at",
+                    id, definition, at,
                 )
-                .bind(id)
-                .bind(definition)
-                .bind(at)
-                .execute(&self.pool)
-                .await?;
-                Ok(())
+                .await
             }
 
             async fn put_profile(
@@ -455,6 +447,23 @@ macro_rules! impl_store {
         }
 
         impl $store {
+            /// Creates or replaces a member or agreement with `upsert` (one of two fixed texts).
+            async fn put_definition(
+                &self,
+                upsert: &'static str,
+                id: &str,
+                definition: &str,
+                at: i64,
+            ) -> Result<(), $crate::store::StoreError> {
+                sqlx::query(upsert)
+                    .bind(id)
+                    .bind(definition)
+                    .bind(at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
             async fn receipt_by_key(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 sender: &str,

@@ -54,7 +54,7 @@ struct Args {
 }
 
 async fn fresh_database(url: &str) -> anyhow::Result<(String, String)> {
-    let name = format!("originhub_load_{}", uuid_like());
+    let name = format!("originhub_load_{}", run_suffix());
     let admin = sqlx::PgPool::connect(url)
         .await
         .with_context(|| format!("cannot connect to {url}"))?;
@@ -68,7 +68,8 @@ async fn fresh_database(url: &str) -> anyhow::Result<(String, String)> {
     Ok((format!("{base}/{name}"), name))
 }
 
-fn uuid_like() -> String {
+/// Distinguishes this run's database from earlier ones: the start time in hex.
+fn run_suffix() -> String {
     format!("{:x}", originhub_hub::hub::now_micros())
 }
 
@@ -90,15 +91,20 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
     result
 }
 
+/// A loopback listener on a port the OS picks, and a demo config directory in `dir` for it.
+async fn configured(dir: &std::path::Path) -> anyhow::Result<(TcpListener, HubConfig)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let layout = write_config(dir, listener.local_addr()?)?;
+    Ok((listener, HubConfig::load(Some(&layout.config))?))
+}
+
 async fn measure(args: &Args, url: &str) -> anyhow::Result<serde_json::Value> {
     let dir = tempfile::tempdir()?;
     let duration = Duration::from_secs(args.duration);
     let documents = Arc::new(drive::Documents::new(args.max_items));
 
     // The baseline first, on its own port and table, with the same certificates and clients.
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let layout = write_config(dir.path(), listener.local_addr()?)?;
-    let config = HubConfig::load(Some(&layout.config))?;
+    let (listener, config) = configured(dir.path()).await?;
     let tls = config.server_tls()?;
     let clients = |dir: &std::path::Path| -> anyhow::Result<Vec<(String, ClientFile)>> {
         drive::SENDERS
@@ -128,10 +134,8 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<serde_json::Value> {
     baseline.stop().await;
 
     // The hub: same database server, same certificates, same documents, plus delivery.
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
     let hub_dir = tempfile::tempdir()?;
-    let layout = write_config(hub_dir.path(), listener.local_addr()?)?;
-    let config = HubConfig::load(Some(&layout.config))?;
+    let (listener, config) = configured(hub_dir.path()).await?;
     let store = PostgresStore::connect(url).await?;
     let hub = Hub::start(store, Some(&config.registry_dirs()), config.settings()).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -137,7 +137,7 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<serde_json::Value> {
     let hub_dir = tempfile::tempdir()?;
     let (listener, config) = configured(hub_dir.path()).await?;
     let store = PostgresStore::connect(url).await?;
-    let hub = Hub::start(store, Some(&config.registry_dirs()), config.settings()).await?;
+    let hub = Hub::start(store, Some(&config.registry_dirs()), config.settings()?).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let tls = config.server_tls()?;
     let server = tokio::spawn(originhub_hub::server::run(hub, listener, tls, async {

@@ -5,8 +5,13 @@ use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
-    let files = ["canonical.proto", "member.proto", "operator.proto"]
-        .map(|name| proto_root.join("originhub/v1").join(name));
+    let files = [
+        "audit.proto",
+        "canonical.proto",
+        "member.proto",
+        "operator.proto",
+    ]
+    .map(|name| proto_root.join("originhub/v1").join(name));
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
     }

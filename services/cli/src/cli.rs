@@ -68,6 +68,120 @@ pub(crate) enum Command {
     Inbox(InboxArgs),
     /// Show where each receiver's copy of a submission stands.
     Status(StatusArgs),
+    /// Read and check the hub's receipt log (auditors; members see their own receipts).
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// List receipt events matching the filters, oldest first (a table, or --json lines).
+    #[command(
+        after_help = "Examples:\n  originhub audit query --client DIR/clients/auditor.toml --certificate CO-1\n  originhub audit query --client DIR/clients/borastria.toml --kind acknowledged --since 2026-11-01T00:00:00Z --json"
+    )]
+    Query(AuditQueryArgs),
+    /// Save the whole log up to a fresh signed checkpoint (auditor role).
+    ///
+    /// jsonl (the default) writes the checkpoint on line 1 and one leaf per line with its
+    /// inclusion proof, so `audit verify` can check the file offline and name any altered leaf.
+    /// csv is for spreadsheets and cannot be verified.
+    #[command(
+        after_help = "Example:\n  originhub audit export --client DIR/clients/auditor.toml --format jsonl > log.jsonl"
+    )]
+    Export(AuditExportArgs),
+    /// Check an export offline, or that the hub's log still extends a checkpoint saved earlier.
+    ///
+    /// With FILE: recomputes the Merkle tree from every line, checks each line's proof and the
+    /// root against the checkpoint's signature, and names every altered, missing or moved leaf.
+    /// The hub's key comes from --hub-key, else the client file's hub_key (--client or
+    /// ORIGINHUB_CLIENT), else the export itself (then the check proves the file is intact,
+    /// not who signed it). With --hub CLIENT_FILE --since CHECKPOINT: asks the hub for its
+    /// current checkpoint and a consistency proof from the saved one.
+    #[command(
+        after_help = "Examples:\n  originhub audit verify log.jsonl\n  originhub audit checkpoint --client DIR/clients/auditor.toml > cp.txt\n  originhub audit verify --hub DIR/clients/auditor.toml --since cp.txt"
+    )]
+    Verify(AuditVerifyArgs),
+    /// Print the hub's current signed checkpoint (save it to check consistency later).
+    Checkpoint(ClientArg),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditQueryArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientArg,
+    /// Certificate id.
+    #[arg(long = "certificate", value_name = "ID")]
+    pub(crate) certificate_id: Option<String>,
+    /// Hub tracking id.
+    #[arg(long = "tracking-id", value_name = "ID")]
+    pub(crate) tracking_id: Option<String>,
+    /// A member acting, sending or receiving.
+    #[arg(long, value_name = "ID")]
+    pub(crate) member: Option<String>,
+    /// Agreement id.
+    #[arg(long, value_name = "ID")]
+    pub(crate) agreement: Option<String>,
+    /// Event kind (repeat): accepted, queued, acknowledged, refused, denied.
+    #[arg(long = "kind", value_name = "KIND")]
+    pub(crate) kinds: Vec<String>,
+    /// From this time (RFC 3339, inclusive).
+    #[arg(long, value_name = "TIME")]
+    pub(crate) since: Option<String>,
+    /// Before this time (RFC 3339, exclusive).
+    #[arg(long, value_name = "TIME")]
+    pub(crate) until: Option<String>,
+    /// At most this many events.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub(crate) limit: usize,
+    /// One JSON entry per line (the exact leaves) instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ExportFormat {
+    /// Verifiable: checkpoint, then one leaf per line with its proof.
+    Jsonl,
+    /// One row per event, for spreadsheets (not verifiable).
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditExportArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+    pub(crate) format: ExportFormat,
+    /// Write here instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditVerifyArgs {
+    /// An export made by `audit export --format jsonl` ('-' for stdin).
+    #[arg(
+        value_name = "FILE",
+        required_unless_present = "hub",
+        conflicts_with = "hub"
+    )]
+    pub(crate) file: Option<PathBuf>,
+    /// The hub's verifier key (`<origin>+<id>+<base64>`), or a file holding it.
+    #[arg(long, value_name = "KEY|FILE")]
+    pub(crate) hub_key: Option<String>,
+    /// A client file whose hub_key to pin.
+    #[arg(long, env = "ORIGINHUB_CLIENT", value_name = "FILE")]
+    pub(crate) client: Option<PathBuf>,
+    /// Check the live hub of this client file instead of an export.
+    #[arg(long, value_name = "CLIENT_FILE", requires = "since")]
+    pub(crate) hub: Option<PathBuf>,
+    /// A checkpoint saved earlier (`audit checkpoint`, or line 1 of an export).
+    #[arg(long, value_name = "CHECKPOINT_FILE")]
+    pub(crate) since: Option<PathBuf>,
 }
 
 /// The client file of the identity to act as.

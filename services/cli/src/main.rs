@@ -6,6 +6,7 @@
 //! `status`). Errors reach `main` as `anyhow` errors except where a command decides its own exit
 //! code (invalid documents, refusals, failed checks).
 
+mod audit;
 mod check;
 mod cli;
 mod demo;
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
         Command::Submit(args) => block_on(member::submit(args)),
         Command::Inbox(args) => block_on(member::inbox(args)),
         Command::Status(args) => block_on(member::status(args)),
+        Command::Audit { command } => block_on(audit::run(command)),
     };
     match result {
         Ok(code) => code,

@@ -24,7 +24,7 @@ async fn connect(client: &ClientArg) -> anyhow::Result<MemberServiceClient<Chann
 }
 
 /// Prints a refusal with its field violations; exit 1.
-fn refused(status: &tonic::Status) -> ExitCode {
+pub(crate) fn refused(status: &tonic::Status) -> ExitCode {
     eprintln!("refused ({:?}): {}", status.code(), status.message());
     if let Some(bad) = status.get_details_bad_request() {
         for v in bad.field_violations {
@@ -34,7 +34,7 @@ fn refused(status: &tonic::Status) -> ExitCode {
     ExitCode::from(1)
 }
 
-fn time_text(ts: Option<&prost_types::Timestamp>) -> String {
+pub(crate) fn time_text(ts: Option<&prost_types::Timestamp>) -> String {
     ts.and_then(|t| {
         time::OffsetDateTime::from_unix_timestamp(t.seconds)
             .ok()

@@ -319,6 +319,107 @@ fn demo_then_serve_and_member_commands() {
         "{}",
         text(&out.stderr)
     );
+    // The auditor exports the receipt log; the export verifies offline, and stops verifying
+    // once a line is altered, naming the leaf.
+    let auditor = data.join("clients/auditor.toml");
+    let auditor = auditor.to_str().unwrap();
+    let checkpoint = originhub(&["audit", "checkpoint", "--client", auditor], None);
+    assert!(checkpoint.status.success(), "{}", text(&checkpoint.stderr));
+    let saved = dir.join("checkpoint.txt");
+    std::fs::write(&saved, &checkpoint.stdout).unwrap();
+    let export = originhub(
+        &["audit", "export", "--client", auditor, "--format", "jsonl"],
+        None,
+    );
+    assert!(export.status.success(), "{}", text(&export.stderr));
+    let log = dir.join("log.jsonl");
+    std::fs::write(&log, &export.stdout).unwrap();
+    // 24 accepted, 24 queued and 24 acknowledged, plus the header.
+    assert_eq!(text(&export.stdout).lines().count(), 73);
+    let out = originhub(&["audit", "verify", log.to_str().unwrap()], None);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).starts_with("ok: 72 leaves"),
+        "{}",
+        text(&out.stdout)
+    );
+    let pinned = originhub(
+        &[
+            "audit",
+            "verify",
+            "--client",
+            auditor,
+            log.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        text(&pinned.stdout).contains("pinned"),
+        "{}",
+        text(&pinned.stdout)
+    );
+    let altered: Vec<String> = text(&export.stdout)
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 10 {
+                l.replacen("\"at\":1", "\"at\":2", 1)
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect();
+    let bad_log = dir.join("altered.jsonl");
+    std::fs::write(&bad_log, altered.join("\n") + "\n").unwrap();
+    let out = originhub(&["audit", "verify", bad_log.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("leaf 9: altered"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = originhub(
+        &[
+            "audit",
+            "query",
+            "--client",
+            auditor,
+            "--kind",
+            "acknowledged",
+            "--limit",
+            "5",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).lines().count(),
+        6,
+        "{}",
+        text(&out.stdout)
+    );
+    let out = originhub(
+        &[
+            "audit",
+            "verify",
+            "--hub",
+            auditor,
+            "--since",
+            saved.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     // SIGTERM, as a service manager sends it: a graceful stop, exit 0.
     let term = Command::new("kill")
         .args(["-TERM", &serve.id().to_string()])

@@ -14,6 +14,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::client::ClientFile;
 use crate::identity::Role;
+use crate::receipts::keys::HubKey;
 
 /// Why certificates could not be made or written.
 #[derive(Debug, Error)]
@@ -29,7 +30,13 @@ pub enum CertError {
         /// Why.
         source: std::io::Error,
     },
+    /// The hub's signing key could not be made.
+    #[error("cannot make the hub's signing key: {0}")]
+    Key(String),
 }
+
+/// The hub's signing key file in `certs/` (its verifier key is beside it, `.pub`).
+pub const SIGNING_KEY_FILE: &str = "hub-signing.key";
 
 /// A certificate and its private key, PEM.
 #[derive(Debug, Clone)]
@@ -153,6 +160,8 @@ pub struct DevCertsPlan {
     pub identities: Vec<(String, Role)>,
     /// Validity in days.
     pub days: i64,
+    /// The receipt log's origin: the name of the hub's signing key.
+    pub log_origin: String,
 }
 
 impl DevCertsPlan {
@@ -168,6 +177,7 @@ impl DevCertsPlan {
             hub_address: hub_address.to_owned(),
             identities,
             days: 365,
+            log_origin: crate::config::HubConfig::default().log_origin,
         }
     }
 }
@@ -181,6 +191,8 @@ pub struct DevCerts {
     pub hub_certificate: PathBuf,
     /// `certs/hub.key`.
     pub hub_key: PathBuf,
+    /// `certs/hub-signing.key`: the hub's receipt-log signing key (`.pub` beside it).
+    pub signing_key: PathBuf,
     /// `clients/NAME.toml`, one per identity.
     pub clients: Vec<PathBuf>,
 }
@@ -206,6 +218,8 @@ pub fn write_dev_certs(out: &Path, plan: &DevCertsPlan) -> Result<DevCerts, Cert
     let hub = ca.server(&["localhost", "127.0.0.1", "::1"], plan.days)?;
     write(&certs.join("hub.pem"), &hub.certificate)?;
     write(&certs.join("hub.key"), &hub.key)?;
+    let signing_key = HubKey::load_or_create(&certs.join(SIGNING_KEY_FILE), &plan.log_origin)
+        .map_err(|e| CertError::Key(e.to_string()))?;
     let mut clients = Vec::new();
     for (name, role) in &plan.identities {
         let name = name.to_lowercase();
@@ -222,6 +236,7 @@ pub fn write_dev_certs(out: &Path, plan: &DevCertsPlan) -> Result<DevCerts, Cert
             ca: PathBuf::from("../certs/ca.pem"),
             certificate: PathBuf::from(format!("../certs/{name}.pem")),
             key: PathBuf::from(format!("../certs/{name}.key")),
+            hub_key: Some(signing_key.verifier_key().to_owned()),
         };
         let path = out.join("clients").join(format!("{name}.toml"));
         write(&path, &file.to_toml())?;
@@ -231,6 +246,7 @@ pub fn write_dev_certs(out: &Path, plan: &DevCertsPlan) -> Result<DevCerts, Cert
         ca: certs.join("ca.pem"),
         hub_certificate: certs.join("hub.pem"),
         hub_key: certs.join("hub.key"),
+        signing_key: certs.join(SIGNING_KEY_FILE),
         clients,
     })
 }

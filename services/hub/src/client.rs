@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
+use crate::proto::audit_service_client::AuditServiceClient;
 use crate::proto::member_service_client::MemberServiceClient;
 use crate::proto::operator_service_client::OperatorServiceClient;
 use crate::proto::{AckRequest, Delivery, SubscribeRequest};
@@ -52,6 +53,10 @@ pub struct ClientFile {
     pub certificate: PathBuf,
     /// Its private key.
     pub key: PathBuf,
+    /// The hub's receipt-log verifier key (`<origin>+<id>+<base64>`), pinned so audit commands
+    /// check checkpoints against it rather than against a key the hub sends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub_key: Option<String>,
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, ClientError> {
@@ -141,6 +146,11 @@ impl ClientFile {
     /// An operator client.
     pub async fn operator(&self) -> Result<OperatorServiceClient<Channel>, ClientError> {
         Ok(OperatorServiceClient::new(self.connect().await?))
+    }
+
+    /// An audit client.
+    pub async fn audit(&self) -> Result<AuditServiceClient<Channel>, ClientError> {
+        Ok(AuditServiceClient::new(self.connect().await?))
     }
 }
 

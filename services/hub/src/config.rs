@@ -66,6 +66,12 @@ pub struct HubConfig {
     /// How often a subscription looks for deliveries committed elsewhere (another replica), in
     /// milliseconds; deliveries committed by this process wake it at once.
     pub poll_interval_ms: u64,
+    /// The hub's signing key for checkpoints and attestations, relative to the data directory;
+    /// made on first start if missing (`ORIGINHUB_SIGNING_KEY`).
+    pub signing_key: PathBuf,
+    /// The receipt log's origin: the first line of every checkpoint and the signing key's name
+    /// (`ORIGINHUB_LOG_ORIGIN`).
+    pub log_origin: String,
 }
 
 impl Default for HubConfig {
@@ -89,6 +95,8 @@ impl Default for HubConfig {
             max_batch: 256,
             parallel_batches: 2,
             poll_interval_ms: 1000,
+            signing_key: format!("certs/{}", crate::certs::SIGNING_KEY_FILE).into(),
+            log_origin: "origin-hub.local/receipts".into(),
         }
     }
 }
@@ -112,6 +120,8 @@ impl HubConfig {
                 "max_batch",
                 "parallel_batches",
                 "poll_interval_ms",
+                "signing_key",
+                "log_origin",
             ]))
             .merge(Env::raw().only(&["database_url"]));
         let mut config: Self = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
@@ -136,6 +146,7 @@ impl HubConfig {
         join(&data, &mut self.tls.ca);
         join(&data, &mut self.tls.certificate);
         join(&data, &mut self.tls.key);
+        join(&data, &mut self.signing_key);
         join(base, &mut self.registry.members);
         join(base, &mut self.registry.agreements);
         join(base, &mut self.registry.profiles);

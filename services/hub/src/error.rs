@@ -49,6 +49,9 @@ pub enum ApiError {
     /// The idempotency key or profile version is taken by other content.
     #[error("{0}")]
     AlreadyExists(String),
+    /// A position or size past the end (of the receipt log).
+    #[error("{0}")]
+    OutOfRange(String),
     /// The store is unreachable; retry.
     #[error("{0}")]
     Unavailable(String),
@@ -121,6 +124,7 @@ impl From<ApiError> for Status {
                 Status::with_error_details(Code::FailedPrecondition, message, details)
             }
             ApiError::AlreadyExists(_) => Status::already_exists(message),
+            ApiError::OutOfRange(_) => Status::out_of_range(message),
             ApiError::Unavailable(_) => Status::unavailable(message),
             ApiError::Internal(_) => Status::internal(message),
         }

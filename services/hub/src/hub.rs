@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::ApiError;
+use crate::receipts::keys::HubKey;
 use crate::registry::{Registry, RegistryDirs, RegistryError, import};
 use crate::store::{DeliveryRecord, NewSubmission, Store, StoreError, Stored, StoredBatch};
 
@@ -214,6 +215,16 @@ pub struct HubSettings {
     pub parallel_batches: usize,
     /// How often subscriptions look for deliveries committed by other replicas.
     pub poll_interval: Duration,
+    /// Signs checkpoints of the receipt log.
+    pub key: HubKey,
+}
+
+/// A throwaway signing key (tests, benchmarks): the defaults never write a key file.
+fn ephemeral_key(origin: &str) -> HubKey {
+    match HubKey::generate(origin) {
+        Ok((key, _)) => key,
+        Err(error) => unreachable!("the default log origin is a valid key name: {error}"),
+    }
 }
 
 impl Default for HubSettings {
@@ -225,6 +236,7 @@ impl Default for HubSettings {
             max_batch: config.max_batch,
             parallel_batches: config.parallel_batches,
             poll_interval: Duration::from_millis(config.poll_interval_ms),
+            key: ephemeral_key(&config.log_origin),
         }
     }
 }
@@ -257,6 +269,13 @@ impl<S: Store> Hub<S> {
     ) -> Result<Arc<Self>, RegistryError> {
         if let Some(dirs) = dirs {
             import(&store, dirs, now_micros()).await?;
+        }
+        let moved = store.migrate_legacy_events().await?;
+        if moved > 0 {
+            tracing::info!(
+                moved,
+                "moved receipt events of an older version into the receipt log"
+            );
         }
         let store = Arc::new(store);
         let wakeups = Arc::new(Wakeups::default());

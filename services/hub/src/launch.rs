@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{Database, HubConfig};
 use crate::hub::{Hub, HubSettings};
+use crate::receipts::keys::{HubKey, KeyError};
 use crate::registry::RegistryError;
 use crate::server::{ServeError, ServerTls, run};
 use crate::store::{PostgresStore, SqliteStore, Store, StoreError};
@@ -43,6 +44,9 @@ pub enum LaunchError {
     /// The registry did not load.
     #[error("registry: {0}")]
     Registry(#[from] RegistryError),
+    /// The signing key could not be read or made.
+    #[error("signing key: {0}")]
+    SigningKey(#[from] KeyError),
     /// Serving failed.
     #[error(transparent)]
     Serve(#[from] ServeError),
@@ -65,15 +69,16 @@ impl HubConfig {
         })
     }
 
-    /// The hub's tunables.
-    pub fn settings(&self) -> HubSettings {
-        HubSettings {
+    /// The hub's tunables and its signing key (made on first start if missing).
+    pub fn settings(&self) -> Result<HubSettings, LaunchError> {
+        Ok(HubSettings {
             max_document_bytes: self.max_document_bytes,
             max_depth: self.max_depth,
             max_batch: self.max_batch,
             parallel_batches: self.parallel_batches,
             poll_interval: std::time::Duration::from_millis(self.poll_interval_ms),
-        }
+            key: HubKey::load_or_create(&self.signing_key, &self.log_origin)?,
+        })
     }
 }
 
@@ -84,7 +89,7 @@ async fn serve_with<S: Store>(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), LaunchError> {
-    let hub = Hub::start(store, Some(&config.registry_dirs()), config.settings()).await?;
+    let hub = Hub::start(store, Some(&config.registry_dirs()), config.settings()?).await?;
     let registry = hub.registry();
     tracing::info!(
         backend = hub.store.backend(),

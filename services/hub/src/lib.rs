@@ -6,6 +6,7 @@
 //! - [`pipeline`]: validate, route and translate one submission (no I/O);
 //! - [`hub`]: shared state, the batch writer (group commit) and subscription wakeups;
 //! - [`store`]: the storage trait and its SQLite and Postgres backends;
+//! - [`receipts`]: the receipt log (RFC 9162 Merkle tree), checkpoints, the hub's key, exports;
 //! - [`registry`]: members, agreements and compiled profiles, imported from the config folders;
 //! - [`error`]: every client-visible error and its gRPC status, in one place;
 //! - [`server`]: `run(hub, listener, tls, shutdown)` with health and reflection;
@@ -23,6 +24,7 @@ pub mod hub;
 pub mod identity;
 pub mod launch;
 pub mod pipeline;
+pub mod receipts;
 pub mod registry;
 pub mod server;
 pub mod service;

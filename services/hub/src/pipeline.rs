@@ -145,6 +145,7 @@ pub fn prepare(
             delivery_id: Uuid::new_v4().to_string(),
             receiver: receiver.member,
             profile: profile.label(),
+            document_hash: content_hash(&document),
             document,
             not_representable: losses
                 .into_iter()

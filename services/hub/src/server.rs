@@ -9,8 +9,10 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 use crate::hub::Hub;
+use crate::proto::audit_service_server::AuditServiceServer;
 use crate::proto::member_service_server::MemberServiceServer;
 use crate::proto::operator_service_server::OperatorServiceServer;
+use crate::service::audit::AuditApi;
 use crate::service::member::MemberApi;
 use crate::service::operator::OperatorApi;
 use crate::store::Store;
@@ -56,7 +58,11 @@ pub async fn run<S: Store>(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let (health, health_service) = tonic_health::server::health_reporter();
-    for service in ["originhub.v1.MemberService", "originhub.v1.OperatorService"] {
+    for service in [
+        "originhub.v1.MemberService",
+        "originhub.v1.OperatorService",
+        "originhub.v1.AuditService",
+    ] {
         health
             .set_service_status(service, tonic_health::ServingStatus::Serving)
             .await;
@@ -86,8 +92,10 @@ pub async fn run<S: Store>(
                 .max_encoding_message_size(max),
         )
         .add_service(
-            OperatorServiceServer::new(OperatorApi::new(hub)).max_decoding_message_size(max),
+            OperatorServiceServer::new(OperatorApi::new(hub.clone()))
+                .max_decoding_message_size(max),
         )
+        .add_service(AuditServiceServer::new(AuditApi::new(hub)))
         .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await
         .map_err(|e| ServeError::Transport(crate::client::error_chain(&e)))

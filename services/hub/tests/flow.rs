@@ -11,11 +11,20 @@ use originhub_hub::client::ClientFile;
 use originhub_hub::demo::{self, BILATERAL, Exchange, Factory, MULTILATERAL};
 use originhub_hub::hub::{Hub, HubSettings};
 use originhub_hub::identity::Role;
+use originhub_hub::proto::audit_service_client::AuditServiceClient;
+use originhub_hub::proto::export_events_response::Part;
 use originhub_hub::proto::member_service_client::MemberServiceClient;
 use originhub_hub::proto::{
     AckRequest, Delivery, DeliveryState, GetProfileRequest, GetStatusRequest, PutAgreementRequest,
     PutProfileRequest, SubmitRequest, SubmitResponse, SubscribeRequest,
 };
+use originhub_hub::proto::{
+    ExportEventsRequest, GetCheckpointRequest, GetConsistencyProofRequest,
+    GetInclusionProofRequest, QueryEventsRequest, ReceiptEvent,
+};
+use originhub_hub::receipts::entry::{Entry, EventKind};
+use originhub_hub::receipts::keys::verify_checkpoint;
+use originhub_hub::receipts::tree::{self, Hash, leaf_hash};
 use originhub_hub::server::run;
 use originhub_hub::store::{PostgresStore, SqliteStore, Store};
 use tempfile::TempDir;
@@ -234,6 +243,7 @@ on_both_backends!(
     members_see_only_their_own,
     invalid_documents_store_nothing,
     operator_manages_the_registry,
+    receipt_log,
 );
 
 async fn whole_flow<S: Store>(hub: TestHub<S>) {
@@ -558,6 +568,7 @@ async fn members_see_only_their_own<S: Store>(hub: TestHub<S>) {
             ca: hub.dir.path().join("certs/ca.pem"),
             certificate: dir.path().join("c.pem"),
             key: dir.path().join("c.key"),
+            hub_key: None,
         };
         let outcome = match file.connect().await {
             Err(_) => Err(()),
@@ -721,6 +732,202 @@ async fn operator_manages_the_registry<S: Store>(hub: TestHub<S>) {
     assert_eq!(
         serving.status,
         tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+    hub.stop().await;
+}
+
+async fn audit(hub: &TestHub<impl Store>, name: &str) -> AuditServiceClient<Channel> {
+    AuditServiceClient::new(hub.channel(name).await)
+}
+
+fn entries(events: &[ReceiptEvent]) -> Vec<Entry> {
+    events
+        .iter()
+        .map(|e| serde_json::from_str(&e.entry).unwrap())
+        .collect()
+}
+
+/// Checkpoint, export, proofs and read access of the receipt log.
+async fn receipt_log<S: Store>(hub: TestHub<S>) {
+    let sent = hub.submit("borastria", BILATERAL, "concordia").await;
+    let mut concordia = hub.member("concordia").await;
+    let got = drain(&mut concordia, 0).await;
+    concordia
+        .ack(AckRequest {
+            delivery_ids: vec![got[0].delivery_id.clone()],
+        })
+        .await
+        .unwrap();
+    let mut auditor = audit(&hub, "auditor").await;
+    let key = hub.hub.settings.key.verifier_key().to_owned();
+
+    // A checkpoint signed by the hub's key over accepted, queued, acknowledged.
+    let first = auditor
+        .get_checkpoint(GetCheckpointRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let signed = verify_checkpoint(&first.checkpoint, &key).unwrap();
+    assert_eq!(signed.size, 3);
+    assert_eq!(first.verifier_key, key);
+
+    // The export's leaves make the signed root, and each leaf's proof from the API checks.
+    let mut stream = auditor
+        .export_events(ExportEventsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let mut leaves = Vec::new();
+    while let Some(message) = stream.next().await {
+        if let Some(Part::Events(batch)) = message.unwrap().part {
+            leaves.extend(batch.events);
+        }
+    }
+    let kinds: Vec<EventKind> = entries(&leaves).iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            EventKind::Accepted,
+            EventKind::Queued,
+            EventKind::Acknowledged
+        ]
+    );
+    let hashes: Vec<_> = leaves
+        .iter()
+        .map(|l| leaf_hash(l.entry.as_bytes()))
+        .collect();
+    let (tree, size) = tree::build(hashes.iter().copied()).unwrap();
+    assert_eq!(tree.root(size).unwrap(), signed.root);
+    for (index, hash) in hashes.iter().enumerate() {
+        let proof = auditor
+            .get_inclusion_proof(GetInclusionProofRequest {
+                leaf_index: index as u64,
+                tree_size: 3,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let path: Vec<Hash> = proof
+            .hashes
+            .into_iter()
+            .map(|h| Hash(h.try_into().unwrap()))
+            .collect();
+        tree::verify_inclusion(&path, index as u64, *hash, 3, signed.root).unwrap();
+    }
+    let queued = &entries(&leaves)[1];
+    assert_eq!(
+        queued.tracking_id.as_deref(),
+        Some(sent.receipt.unwrap().tracking_id.as_str())
+    );
+    assert!(queued.detail["profile"].contains('@'), "{queued:?}");
+
+    // The log grows; the new checkpoint is consistent with the first.
+    hub.submit("adjikistan", MULTILATERAL, "borastria").await;
+    let second = auditor
+        .get_checkpoint(GetCheckpointRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let grown = verify_checkpoint(&second.checkpoint, &key).unwrap();
+    assert!(grown.size > 3);
+    let proof = auditor
+        .get_consistency_proof(GetConsistencyProofRequest {
+            from_size: 3,
+            to_size: grown.size,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let path: Vec<Hash> = proof
+        .hashes
+        .into_iter()
+        .map(|h| Hash(h.try_into().unwrap()))
+        .collect();
+    tree::verify_consistency(&path, 3, signed.root, grown.size, grown.root).unwrap();
+
+    // Filters: by certificate and kind.
+    let acknowledged = auditor
+        .query_events(QueryEventsRequest {
+            kinds: vec!["acknowledged".into()],
+            ..QueryEventsRequest::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(acknowledged.events.len(), 1);
+
+    // A member sees only events it is party to, and nothing of others.
+    let mut katanga = audit(&hub, "katanga").await;
+    let seen = katanga
+        .query_events(QueryEventsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(entries(&seen.events).iter().all(|e| e.involves("katanga")));
+    let mut concordia_audit = audit(&hub, "concordia").await;
+    let own = concordia_audit
+        .query_events(QueryEventsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(own.events.len(), 2, "queued and acknowledged for concordia");
+    let refused = concordia_audit
+        .query_events(QueryEventsRequest {
+            member: "borastria".into(),
+            ..QueryEventsRequest::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let refused = katanga
+        .get_inclusion_proof(GetInclusionProofRequest {
+            leaf_index: 0,
+            tree_size: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let refused = katanga
+        .export_events(ExportEventsRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let refused = audit(&hub, "operator")
+        .await
+        .query_events(QueryEventsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let past = auditor
+        .get_inclusion_proof(GetInclusionProofRequest {
+            leaf_index: 0,
+            tree_size: 1_000_000,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(past.code(), Code::OutOfRange);
+
+    // Each refused read left a "denied" event naming who tried what.
+    let denied = auditor
+        .query_events(QueryEventsRequest {
+            kinds: vec!["denied".into()],
+            ..QueryEventsRequest::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let who: Vec<(String, String)> = entries(&denied.events)
+        .into_iter()
+        .map(|e| (e.member, e.detail["method"].clone()))
+        .collect();
+    assert_eq!(
+        who,
+        [
+            ("concordia".to_owned(), "QueryEvents".to_owned()),
+            ("katanga".to_owned(), "GetInclusionProof".to_owned()),
+            ("katanga".to_owned(), "ExportEvents".to_owned()),
+            ("operator".to_owned(), "QueryEvents".to_owned()),
+        ]
     );
     hub.stop().await;
 }

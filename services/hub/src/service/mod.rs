@@ -1,6 +1,7 @@
-//! The gRPC services: [`member`] (submit, subscribe, ack, status) and [`operator`] (registry
-//! and statistics). Both read the caller from the TLS client certificate with [`caller`].
+//! The gRPC services: [`member`] (submit, subscribe, ack, status), [`operator`] (registry
+//! and statistics) and [`audit`] (the receipt log, read-only). Both read the caller from the TLS client certificate with [`caller`].
 
+pub mod audit;
 pub mod member;
 pub mod operator;
 

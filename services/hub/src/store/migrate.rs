@@ -25,17 +25,31 @@ fn migrator(files: &[(i64, &'static str, &'static str)]) -> Migrator {
 }
 
 pub(super) fn sqlite() -> Migrator {
-    migrator(&[(
-        1,
-        "hub",
-        include_str!("../../../../migrations/sqlite/0001_hub.sql"),
-    )])
+    migrator(&[
+        (
+            1,
+            "hub",
+            include_str!("../../../../migrations/sqlite/0001_hub.sql"),
+        ),
+        (
+            2,
+            "receipt log",
+            include_str!("../../../../migrations/sqlite/0002_receipt_log.sql"),
+        ),
+    ])
 }
 
 pub(super) fn postgres() -> Migrator {
-    migrator(&[(
-        1,
-        "hub",
-        include_str!("../../../../migrations/postgres/0001_hub.sql"),
-    )])
+    migrator(&[
+        (
+            1,
+            "hub",
+            include_str!("../../../../migrations/postgres/0001_hub.sql"),
+        ),
+        (
+            2,
+            "receipt log",
+            include_str!("../../../../migrations/postgres/0002_receipt_log.sql"),
+        ),
+    ])
 }

@@ -3,7 +3,8 @@
 //!
 //! - `sql`: the queries, written once in the dialect both databases accept (`$n` parameters,
 //!   `ON CONFLICT`, `RETURNING`) and instantiated per backend by a macro;
-//! - `sqlite`, `postgres`: connecting, migrating, and what differs (write serialisation).
+//! - `sqlite`, `postgres`: connecting, migrating, and what differs (write serialisation);
+//! - [`log`]: the receipt log's tables, appended to inside every writing transaction.
 //!
 //! The one write that matters, [`Store::store_batch`], puts submissions, their canonical form,
 //! every receiver's translated delivery and the receipt events in one transaction. Batches are
@@ -11,6 +12,7 @@
 //! across replicas), so delivery sequence numbers are assigned in commit order and a subscriber
 //! that reads "after sequence n" never skips a row committed late.
 
+pub mod log;
 mod migrate;
 mod postgres;
 mod sql;
@@ -19,8 +21,11 @@ mod sqlite;
 use std::future::Future;
 
 use serde::{Deserialize, Serialize};
+
+use crate::receipts::entry::{EventKind, NewEvent};
 use thiserror::Error;
 
+pub use log::{EventFilter, ReceiptLog};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -55,6 +60,8 @@ pub struct NewDelivery {
     pub profile: String,
     /// The document in the receiver's profile.
     pub document: Vec<u8>,
+    /// SHA-256 of `document`, lower-case hex.
+    pub document_hash: String,
     /// Canonical fields the receiver's profile cannot express.
     pub not_representable: Vec<NotRepresentable>,
 }
@@ -269,7 +276,7 @@ pub struct RegistryRows {
 }
 
 /// What the hub needs from a database. Every method is one transaction.
-pub trait Store: Send + Sync + 'static {
+pub trait Store: ReceiptLog {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
@@ -345,7 +352,7 @@ pub trait Store: Send + Sync + 'static {
         at: i64,
     ) -> impl Future<Output = Result<ProfilePut, StoreError>> + Send;
 
-    /// Receipt events of a submission, oldest first: (kind, member, delivery id).
+    /// Receipt events of a submission in log order: (kind, member, delivery id).
     fn events(
         &self,
         tracking_id: &str,
@@ -365,4 +372,35 @@ fn split_receivers(text: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// The "accepted" receipt event of a stored submission.
+pub(crate) fn accepted_event(s: &NewSubmission) -> NewEvent {
+    let receivers: Vec<&str> = s.deliveries.iter().map(|d| d.receiver.as_str()).collect();
+    let mut event = NewEvent::new(EventKind::Accepted, &s.sender, s.accepted_at)
+        .with("content_sha256", s.content_hash.clone())
+        .with("sender_profile", s.sender_profile.clone())
+        .with("receivers", receivers.join(","));
+    event.sender = Some(s.sender.clone());
+    event.tracking_id = Some(s.tracking_id.clone());
+    event.certificate_id = Some(s.certificate_id.clone());
+    event.agreement = Some(s.agreement.clone());
+    event
+}
+
+/// The "queued" receipt event of one stored delivery: which translation, made by which profile
+/// versions, the receiver will get.
+pub(crate) fn queued_event(s: &NewSubmission, d: &NewDelivery) -> NewEvent {
+    let mut event = NewEvent::new(EventKind::Queued, &d.receiver, s.accepted_at)
+        .with("content_sha256", s.content_hash.clone())
+        .with("sender_profile", s.sender_profile.clone())
+        .with("document_sha256", d.document_hash.clone())
+        .with("profile", d.profile.clone());
+    event.sender = Some(s.sender.clone());
+    event.receiver = Some(d.receiver.clone());
+    event.tracking_id = Some(s.tracking_id.clone());
+    event.certificate_id = Some(s.certificate_id.clone());
+    event.agreement = Some(s.agreement.clone());
+    event.delivery_id = Some(d.delivery_id.clone());
+    event
 }

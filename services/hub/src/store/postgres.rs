@@ -4,6 +4,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres, Transaction};
 
 use super::StoreError;
+use super::log::impl_receipt_log;
 use super::sql::impl_store;
 
 /// Key of the advisory lock that makes batch writes one at a time across replicas, so delivery
@@ -49,3 +50,4 @@ impl PostgresStore {
 }
 
 impl_store!(PostgresStore, Postgres, "postgres");
+impl_receipt_log!(PostgresStore, Postgres);

@@ -106,30 +106,16 @@ macro_rules! impl_store {
                     let rows: Vec<(i64, String)> = insert.build_query_as().fetch_all(&mut *tx).await?;
                     sequences.extend(rows.into_iter().map(|(seq, id)| (id, seq)));
                 }
-                // One "accepted" event per submission, one "queued" per delivery.
-                let events: Vec<_> = fresh
+                // One "accepted" event per submission, one "queued" per delivery, appended to the
+                // receipt log in this transaction.
+                let events = fresh
                     .iter()
                     .flat_map(|s| {
-                        std::iter::once((*s, None, s.sender.as_str(), "accepted", s.content_hash.as_str()))
-                            .chain(s.deliveries.iter().map(move |d| {
-                                (*s, Some(d.delivery_id.as_str()), d.receiver.as_str(), "queued", d.profile.as_str())
-                            }))
+                        std::iter::once($crate::store::accepted_event(s))
+                            .chain(s.deliveries.iter().map(move |d| $crate::store::queued_event(s, d)))
                     })
                     .collect();
-                for chunk in events.chunks(ROWS_PER_INSERT) {
-                    let mut insert = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO receipt_events (tracking_id, delivery_id, member, kind, at, detail) ",
-                    );
-                    insert.push_values(chunk, |mut row, (s, delivery, member, kind, detail)| {
-                        row.push_bind(&s.tracking_id)
-                            .push_bind(*delivery)
-                            .push_bind(*member)
-                            .push_bind(*kind)
-                            .push_bind(s.accepted_at)
-                            .push_bind(*detail);
-                    });
-                    insert.build().execute(&mut *tx).await?;
-                }
+                Self::append_log(&mut *tx, events).await?;
                 tx.commit().await?;
                 let mut records: Vec<_> = deliveries
                     .iter()
@@ -237,20 +223,25 @@ macro_rules! impl_store {
                     return Ok(AckOutcome::Acknowledged(0));
                 }
                 let mut tx = self.begin_write().await?;
-                // Set-based: one SELECT, one UPDATE and one INSERT per chunk, whatever the count.
+                // The receipt log takes leaves one writer at a time.
+                Self::lock_writes(&mut tx).await?;
+                // Set-based: one SELECT, one UPDATE and one append per chunk, whatever the count.
                 let mut changed = 0u32;
                 for chunk in delivery_ids.chunks(ROWS_PER_INSERT) {
                     let mut select = sqlx::QueryBuilder::<$db>::new(
-                        "SELECT delivery_id, receiver, state, tracking_id FROM deliveries WHERE delivery_id IN (",
+                        "SELECT d.delivery_id, d.receiver, d.state, d.tracking_id, s.sender, \
+                         s.certificate_id, s.agreement \
+                         FROM deliveries d JOIN submissions s ON s.tracking_id = d.tracking_id \
+                         WHERE d.delivery_id IN (",
                     );
                     let mut list = select.separated(", ");
                     for id in chunk {
                         list.push_bind(id);
                     }
                     select.push(")");
-                    let rows: Vec<(String, String, String, String)> =
-                        select.build_query_as().fetch_all(&mut *tx).await?;
-                    let found: HashMap<&str, &(String, String, String, String)> =
+                    type Row = (String, String, String, String, String, String, String);
+                    let rows: Vec<Row> = select.build_query_as().fetch_all(&mut *tx).await?;
+                    let found: HashMap<&str, &Row> =
                         rows.iter().map(|r| (r.0.as_str(), r)).collect();
                     let mut pending = Vec::new();
                     for id in chunk {
@@ -277,18 +268,24 @@ macro_rules! impl_store {
                     }
                     update.push(")");
                     update.build().execute(&mut *tx).await?;
-                    let mut insert = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO receipt_events (tracking_id, delivery_id, member, kind, at, detail) ",
-                    );
-                    insert.push_values(&pending, |mut row, delivery| {
-                        row.push_bind(&delivery.3)
-                            .push_bind(&delivery.0)
-                            .push_bind(receiver)
-                            .push_bind("acknowledged")
-                            .push_bind(at)
-                            .push_bind("");
-                    });
-                    insert.build().execute(&mut *tx).await?;
+                    let events = pending
+                        .iter()
+                        .map(|d| {
+                            let mut event = $crate::receipts::entry::NewEvent::new(
+                                $crate::receipts::entry::EventKind::Acknowledged,
+                                receiver,
+                                at,
+                            );
+                            event.receiver = Some(receiver.to_owned());
+                            event.sender = Some(d.4.clone());
+                            event.tracking_id = Some(d.3.clone());
+                            event.certificate_id = Some(d.5.clone());
+                            event.agreement = Some(d.6.clone());
+                            event.delivery_id = Some(d.0.clone());
+                            event
+                        })
+                        .collect();
+                    Self::append_log(&mut *tx, events).await?;
                     changed += u32::try_from(pending.len()).unwrap_or(u32::MAX);
                 }
                 tx.commit().await?;
@@ -438,7 +435,7 @@ macro_rules! impl_store {
                 tracking_id: &str,
             ) -> Result<Vec<(String, String, Option<String>)>, $crate::store::StoreError> {
                 Ok(sqlx::query_as(
-                    "SELECT kind, member, delivery_id FROM receipt_events WHERE tracking_id = $1 ORDER BY seq",
+                    "SELECT kind, member, delivery_id FROM receipt_log WHERE tracking_id = $1 ORDER BY idx",
                 )
                 .bind(tracking_id)
                 .fetch_all(&self.pool)

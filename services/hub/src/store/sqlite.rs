@@ -9,6 +9,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use super::StoreError;
+use super::log::impl_receipt_log;
 use super::sql::impl_store;
 
 /// The SQLite backend.
@@ -64,3 +65,4 @@ impl SqliteStore {
 }
 
 impl_store!(SqliteStore, Sqlite, "sqlite");
+impl_receipt_log!(SqliteStore, Sqlite);

@@ -1,0 +1,265 @@
+//! The hub's signing key and what it signs: checkpoints of the receipt log (C2SP
+//! tlog-checkpoint text in a C2SP signed note).
+//!
+//! Keys use the signed-note encodings that Go's `golang.org/x/mod/sumdb/note` and other C2SP
+//! tools read: a private key `PRIVATE+KEY+<name>+<id>+<base64>` and a verifier key
+//! `<name>+<id>+<base64>`. The key's name is the log's origin, as the checkpoint spec asks.
+
+use std::path::{Path, PathBuf};
+
+use signed_note::{
+    Note, NoteError, Signer, StandardSigner, StandardVerifier, VerifierList, generate_key,
+    is_key_name_valid,
+};
+use thiserror::Error;
+use tlog_tiles::{Checkpoint, Hash};
+
+/// A key or checkpoint problem.
+#[derive(Debug, Error)]
+pub enum KeyError {
+    /// Reading or writing a key file.
+    #[error("{path}: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The key text is not a signed-note key.
+    #[error("not a signed-note {kind} key: {message}")]
+    Format {
+        /// `private` or `verifier`.
+        kind: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// A key name the signed-note format cannot carry.
+    #[error("{0:?} is not a valid key name (no spaces or '+')")]
+    Name(String),
+    /// The note is not a well-formed, correctly signed checkpoint.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+}
+
+/// The hub's private signing key.
+#[derive(Clone)]
+pub struct HubKey {
+    signer: StandardSigner,
+    verifier_key: String,
+}
+
+impl std::fmt::Debug for HubKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubKey")
+            .field("verifier_key", &self.verifier_key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HubKey {
+    /// A new random key named `name`; returns it and its private-key text.
+    pub fn generate(name: &str) -> Result<(Self, String), KeyError> {
+        if !is_key_name_valid(name) {
+            return Err(KeyError::Name(name.to_owned()));
+        }
+        let (private, verifier_key) = generate_key(&mut rand_core::OsRng, name);
+        let signer = StandardSigner::new(&private).map_err(|e| KeyError::Format {
+            kind: "private",
+            message: e.to_string(),
+        })?;
+        Ok((
+            Self {
+                signer,
+                verifier_key,
+            },
+            private,
+        ))
+    }
+
+    /// The key in `private` (`PRIVATE+KEY+...`).
+    pub fn from_text(private: &str) -> Result<Self, KeyError> {
+        let private = private.trim();
+        let signer = StandardSigner::new(private).map_err(|e| KeyError::Format {
+            kind: "private",
+            message: e.to_string(),
+        })?;
+        let key = private
+            .rsplit('+')
+            .next()
+            .and_then(|b64| base64_decode(b64).ok())
+            .filter(|k| k.len() == 33)
+            .ok_or_else(|| KeyError::Format {
+                kind: "private",
+                message: "expected an Ed25519 key".into(),
+            })?;
+        let seed: [u8; 32] = key[1..].try_into().unwrap_or([0; 32]);
+        let public = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key();
+        let verifier_key = signed_note::new_ed25519_verifier_key(signer.name(), &public);
+        Ok(Self {
+            signer,
+            verifier_key,
+        })
+    }
+
+    /// Reads the key at `path`, or makes one named `name` there (readable by its owner only)
+    /// with its verifier key beside it (`.pub`).
+    pub fn load_or_create(path: &Path, name: &str) -> Result<Self, KeyError> {
+        let file_error = |path: &Path, e: std::io::Error| KeyError::File {
+            path: path.to_owned(),
+            message: e.to_string(),
+        };
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::from_text(&text).map_err(|e| KeyError::File {
+                path: path.to_owned(),
+                message: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let (key, private) = Self::generate(name)?;
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
+                }
+                write_private(path, &private).map_err(|e| file_error(path, e))?;
+                let public = path.with_extension("pub");
+                std::fs::write(&public, format!("{}\n", key.verifier_key))
+                    .map_err(|e| file_error(&public, e))?;
+                Ok(key)
+            }
+            Err(e) => Err(file_error(path, e)),
+        }
+    }
+
+    /// The verifier key (`<name>+<id>+<base64>`), which auditors pin.
+    pub fn verifier_key(&self) -> &str {
+        &self.verifier_key
+    }
+
+    /// The key's name: the log's origin.
+    pub fn name(&self) -> &str {
+        self.signer.name()
+    }
+
+    /// Signs a checkpoint of the tree of `size` leaves with root `root`: the signed note text.
+    pub fn sign_checkpoint(&self, size: u64, root: Hash) -> Result<String, KeyError> {
+        let checkpoint = Checkpoint::new(self.name(), size, root, "")
+            .map_err(|e| KeyError::Checkpoint(e.to_string()))?;
+        let mut note = Note::new(&checkpoint.to_bytes(), &[])
+            .map_err(|e| KeyError::Checkpoint(e.to_string()))?;
+        note.add_sigs(&[&self.signer])
+            .map_err(|e| KeyError::Checkpoint(e.to_string()))?;
+        String::from_utf8(note.to_bytes()).map_err(|e| KeyError::Checkpoint(e.to_string()))
+    }
+}
+
+fn base64_decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(text)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    writeln!(file, "{text}")
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, format!("{text}\n"))
+}
+
+/// A checkpoint whose signature checked out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifiedCheckpoint {
+    /// The log's origin.
+    pub origin: String,
+    /// Tree size.
+    pub size: u64,
+    /// Tree root.
+    pub root: Hash,
+}
+
+/// Checks a signed checkpoint against the hub's verifier key and reads it.
+pub fn verify_checkpoint(note: &str, verifier_key: &str) -> Result<VerifiedCheckpoint, KeyError> {
+    let verifier = StandardVerifier::new(verifier_key.trim()).map_err(|e| KeyError::Format {
+        kind: "verifier",
+        message: e.to_string(),
+    })?;
+    let note =
+        Note::from_bytes(note.as_bytes()).map_err(|e| KeyError::Checkpoint(e.to_string()))?;
+    note.verify(&VerifierList::new(vec![Box::new(verifier)]))
+        .map_err(|e| match e {
+            NoteError::UnverifiedNote | NoteError::VerificationError(_) => {
+                KeyError::Checkpoint(format!("not signed by the key {}", verifier_key.trim()))
+            }
+            other => KeyError::Checkpoint(other.to_string()),
+        })?;
+    let checkpoint =
+        Checkpoint::from_bytes(note.text()).map_err(|e| KeyError::Checkpoint(e.to_string()))?;
+    let name = verifier_key.split('+').next().unwrap_or_default();
+    if checkpoint.origin() != name {
+        return Err(KeyError::Checkpoint(format!(
+            "origin {:?} is not the key's name {name:?}",
+            checkpoint.origin()
+        )));
+    }
+    Ok(VerifiedCheckpoint {
+        origin: checkpoint.origin().to_owned(),
+        size: checkpoint.size(),
+        root: *checkpoint.hash(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::receipts::tree::leaf_hash;
+
+    #[test]
+    fn checkpoints_sign_and_verify() {
+        let (key, private) = HubKey::generate("hub.example/receipts").unwrap();
+        let root = leaf_hash(b"x");
+        let note = key.sign_checkpoint(3, root).unwrap();
+        assert!(note.starts_with("hub.example/receipts\n3\n"), "{note}");
+        assert!(
+            note.contains("\n\n\u{2014} hub.example/receipts "),
+            "{note}"
+        );
+        let checked = verify_checkpoint(&note, key.verifier_key()).unwrap();
+        assert_eq!((checked.size, checked.root), (3, root));
+        // The same key read back from its text signs identically verifiable notes.
+        let again = HubKey::from_text(&private).unwrap();
+        assert_eq!(again.verifier_key(), key.verifier_key());
+        verify_checkpoint(&again.sign_checkpoint(3, root).unwrap(), key.verifier_key()).unwrap();
+    }
+
+    #[test]
+    fn altered_or_foreign_checkpoints_fail() {
+        let (key, _) = HubKey::generate("hub.example/receipts").unwrap();
+        let (other, _) = HubKey::generate("hub.example/receipts").unwrap();
+        let note = key.sign_checkpoint(3, leaf_hash(b"x")).unwrap();
+        let altered = note.replacen("\n3\n", "\n4\n", 1);
+        assert!(verify_checkpoint(&altered, key.verifier_key()).is_err());
+        assert!(verify_checkpoint(&note, other.verifier_key()).is_err());
+        assert!(verify_checkpoint(&note, "garbage").is_err());
+    }
+
+    #[test]
+    fn keys_are_created_once_and_reread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys/hub.key");
+        let first = HubKey::load_or_create(&path, "hub.example/receipts").unwrap();
+        let second = HubKey::load_or_create(&path, "ignored").unwrap();
+        assert_eq!(first.verifier_key(), second.verifier_key());
+        let public = std::fs::read_to_string(path.with_extension("pub")).unwrap();
+        assert_eq!(public.trim(), first.verifier_key());
+        assert!(matches!(
+            HubKey::generate("bad name"),
+            Err(KeyError::Name(_))
+        ));
+    }
+}

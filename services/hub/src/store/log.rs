@@ -1,0 +1,370 @@
+//! The receipt log in the database: [`ReceiptLog`], its queries (written once, instantiated per
+//! backend by `impl_receipt_log!`), and the append every writing transaction calls.
+//!
+//! Appending happens inside the caller's transaction after it took the write lock, so leaves get
+//! consecutive indexes in commit order and a leaf is committed with the rows it describes. The
+//! append reads only the tree's frontier (at most 64 hashes) and inserts the leaves and their new
+//! stored hashes; `idx` is the primary key of both tables, so two writers can never fork the log.
+
+use std::future::Future;
+
+use crate::receipts::entry::NewEvent;
+use crate::receipts::tree::{Hash, MemoryHashes};
+
+use super::StoreError;
+
+/// Which events a query wants. Empty fields match everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// Certificate id.
+    pub certificate_id: String,
+    /// Hub tracking id.
+    pub tracking_id: String,
+    /// A member acting, sending or receiving.
+    pub member: String,
+    /// Agreement.
+    pub agreement: String,
+    /// Event kinds (any of).
+    pub kinds: Vec<String>,
+    /// From this time, Unix microseconds (inclusive); 0 for no bound.
+    pub from: i64,
+    /// Before this time, Unix microseconds (exclusive); 0 for no bound.
+    pub to: i64,
+    /// Only events this member is party to (a member caller); `None` for auditors.
+    pub visible_to: Option<String>,
+}
+
+/// The receipt log's storage.
+pub trait ReceiptLog: Send + Sync + 'static {
+    /// Leaves in the log.
+    fn log_size(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Stored hashes by storage index (all must exist).
+    fn log_hashes(
+        &self,
+        indexes: &[u64],
+    ) -> impl Future<Output = Result<MemoryHashes, StoreError>> + Send;
+
+    /// The leaves with index in `from..to`, in order: (index, entry).
+    fn log_entries(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> impl Future<Output = Result<Vec<(u64, String)>, StoreError>> + Send;
+
+    /// Events matching `filter` with index above `after` (all if `None`), in order, at most
+    /// `limit`: (index, entry).
+    fn query_events(
+        &self,
+        filter: &EventFilter,
+        after: Option<u64>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<(u64, String)>, StoreError>> + Send;
+
+    /// Appends events that belong to no other write (refusals, denials), in their own
+    /// transaction.
+    fn record_events(
+        &self,
+        events: Vec<NewEvent>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores a signed checkpoint unless one of that size exists; returns the stored one.
+    fn save_checkpoint(
+        &self,
+        size: u64,
+        note: &str,
+        at: i64,
+    ) -> impl Future<Output = Result<String, StoreError>> + Send;
+
+    /// Moves events of the pre-log `receipt_events` table into the log; returns how many.
+    fn migrate_legacy_events(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}
+
+pub(super) fn to_i64(value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::Corrupt(format!("log index {value} too large")))
+}
+
+pub(super) fn to_u64(value: i64) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("negative log index {value}")))
+}
+
+pub(super) fn to_hash(bytes: Vec<u8>) -> Result<Hash, StoreError> {
+    bytes
+        .try_into()
+        .map(Hash)
+        .map_err(|_| StoreError::Corrupt("a stored log hash is not 32 bytes".into()))
+}
+
+macro_rules! impl_receipt_log {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            /// Appends `events` to the log inside `tx`, which holds the write lock.
+            async fn append_log(
+                tx: &mut <$db as sqlx::Database>::Connection,
+                events: Vec<$crate::receipts::entry::NewEvent>,
+            ) -> Result<(), $crate::store::StoreError> {
+                use $crate::receipts::tree::{MemoryHashes, frontier, leaf_hash};
+                use $crate::store::log::{to_hash, to_i64, to_u64};
+                use $crate::store::sql::ROWS_PER_INSERT;
+                if events.is_empty() {
+                    return Ok(());
+                }
+                let (size,): (i64,) =
+                    sqlx::query_as("SELECT COALESCE(MAX(idx) + 1, 0) FROM receipt_log")
+                        .fetch_one(&mut *tx)
+                        .await?;
+                let size = to_u64(size)?;
+                let wanted = frontier(size);
+                let mut known = Vec::with_capacity(wanted.len());
+                if !wanted.is_empty() {
+                    let mut select =
+                        sqlx::QueryBuilder::<$db>::new("SELECT idx, hash FROM log_hashes WHERE idx IN (");
+                    let mut list = select.separated(", ");
+                    for index in &wanted {
+                        list.push_bind(to_i64(*index)?);
+                    }
+                    select.push(")");
+                    let rows: Vec<(i64, Vec<u8>)> =
+                        select.build_query_as().fetch_all(&mut *tx).await?;
+                    for (index, hash) in rows {
+                        known.push((to_u64(index)?, to_hash(hash)?));
+                    }
+                }
+                let mut hashes = MemoryHashes::new(known);
+                let entries: Vec<_> = events
+                    .into_iter()
+                    .zip(size..)
+                    .map(|(event, index)| {
+                        let entry = event.at_index(index);
+                        let leaf = entry.to_leaf();
+                        (entry, leaf)
+                    })
+                    .collect();
+                let added = hashes
+                    .append(size, entries.iter().map(|(_, leaf)| leaf_hash(leaf.as_bytes())))
+                    .map_err(|e| {
+                        $crate::store::StoreError::Corrupt(format!("receipt log frontier: {e}"))
+                    })?;
+                for chunk in entries.chunks(ROWS_PER_INSERT) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO receipt_log (idx, kind, at, member, sender, receiver, \
+                         tracking_id, certificate_id, agreement, delivery_id, entry) ",
+                    );
+                    let mut failed = None;
+                    insert.push_values(chunk, |mut row, (entry, leaf)| {
+                        let index = to_i64(entry.index).unwrap_or_else(|e| {
+                            failed = Some(e);
+                            -1
+                        });
+                        row.push_bind(index)
+                            .push_bind(entry.kind.as_str())
+                            .push_bind(entry.at)
+                            .push_bind(&entry.member)
+                            .push_bind(&entry.sender)
+                            .push_bind(&entry.receiver)
+                            .push_bind(&entry.tracking_id)
+                            .push_bind(&entry.certificate_id)
+                            .push_bind(&entry.agreement)
+                            .push_bind(&entry.delivery_id)
+                            .push_bind(leaf);
+                    });
+                    if let Some(error) = failed {
+                        return Err(error);
+                    }
+                    insert.build().execute(&mut *tx).await?;
+                }
+                for chunk in added.chunks(ROWS_PER_INSERT) {
+                    let mut insert =
+                        sqlx::QueryBuilder::<$db>::new("INSERT INTO log_hashes (idx, hash) ");
+                    let rows: Vec<(i64, Vec<u8>)> = chunk
+                        .iter()
+                        .map(|(index, hash)| Ok((to_i64(*index)?, hash.0.to_vec())))
+                        .collect::<Result<_, $crate::store::StoreError>>()?;
+                    insert.push_values(rows, |mut row, (index, hash)| {
+                        row.push_bind(index).push_bind(hash);
+                    });
+                    insert.build().execute(&mut *tx).await?;
+                }
+                Ok(())
+            }
+        }
+
+        impl $crate::store::log::ReceiptLog for $store {
+            async fn log_size(&self) -> Result<u64, $crate::store::StoreError> {
+                let (size,): (i64,) =
+                    sqlx::query_as("SELECT COALESCE(MAX(idx) + 1, 0) FROM receipt_log")
+                        .fetch_one(&self.pool)
+                        .await?;
+                $crate::store::log::to_u64(size)
+            }
+
+            async fn log_hashes(
+                &self,
+                indexes: &[u64],
+            ) -> Result<$crate::receipts::tree::MemoryHashes, $crate::store::StoreError> {
+                use $crate::store::log::{to_hash, to_i64, to_u64};
+                let mut known = Vec::with_capacity(indexes.len());
+                for chunk in indexes.chunks($crate::store::sql::ROWS_PER_INSERT) {
+                    let mut select =
+                        sqlx::QueryBuilder::<$db>::new("SELECT idx, hash FROM log_hashes WHERE idx IN (");
+                    let mut list = select.separated(", ");
+                    for index in chunk {
+                        list.push_bind(to_i64(*index)?);
+                    }
+                    select.push(")");
+                    let rows: Vec<(i64, Vec<u8>)> =
+                        select.build_query_as().fetch_all(&self.pool).await?;
+                    for (index, hash) in rows {
+                        known.push((to_u64(index)?, to_hash(hash)?));
+                    }
+                }
+                Ok($crate::receipts::tree::MemoryHashes::new(known))
+            }
+
+            async fn log_entries(
+                &self,
+                from: u64,
+                to: u64,
+            ) -> Result<Vec<(u64, String)>, $crate::store::StoreError> {
+                use $crate::store::log::{to_i64, to_u64};
+                let rows: Vec<(i64, String)> = sqlx::query_as(
+                    "SELECT idx, entry FROM receipt_log WHERE idx >= $1 AND idx < $2 ORDER BY idx",
+                )
+                .bind(to_i64(from)?)
+                .bind(to_i64(to)?)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(|(i, e)| Ok((to_u64(i)?, e))).collect()
+            }
+
+            async fn query_events(
+                &self,
+                filter: &$crate::store::log::EventFilter,
+                after: Option<u64>,
+                limit: u32,
+            ) -> Result<Vec<(u64, String)>, $crate::store::StoreError> {
+                use $crate::store::log::{to_i64, to_u64};
+                let mut select =
+                    sqlx::QueryBuilder::<$db>::new("SELECT idx, entry FROM receipt_log WHERE idx > ");
+                select.push_bind(after.map(to_i64).transpose()?.unwrap_or(-1));
+                for (column, value) in [
+                    ("certificate_id", &filter.certificate_id),
+                    ("tracking_id", &filter.tracking_id),
+                    ("agreement", &filter.agreement),
+                ] {
+                    if !value.is_empty() {
+                        select.push(format!(" AND {column} = "));
+                        select.push_bind(value.clone());
+                    }
+                }
+                for member in [Some(&filter.member), filter.visible_to.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .filter(|m| !m.is_empty())
+                {
+                    select.push(" AND (member = ");
+                    select.push_bind(member.clone());
+                    select.push(" OR sender = ");
+                    select.push_bind(member.clone());
+                    select.push(" OR receiver = ");
+                    select.push_bind(member.clone());
+                    select.push(")");
+                }
+                if !filter.kinds.is_empty() {
+                    select.push(" AND kind IN (");
+                    let mut list = select.separated(", ");
+                    for kind in &filter.kinds {
+                        list.push_bind(kind.clone());
+                    }
+                    select.push(")");
+                }
+                if filter.from != 0 {
+                    select.push(" AND at >= ");
+                    select.push_bind(filter.from);
+                }
+                if filter.to != 0 {
+                    select.push(" AND at < ");
+                    select.push_bind(filter.to);
+                }
+                select.push(" ORDER BY idx LIMIT ");
+                select.push_bind(i64::from(limit));
+                let rows: Vec<(i64, String)> = select.build_query_as().fetch_all(&self.pool).await?;
+                rows.into_iter().map(|(i, e)| Ok((to_u64(i)?, e))).collect()
+            }
+
+            async fn record_events(
+                &self,
+                events: Vec<$crate::receipts::entry::NewEvent>,
+            ) -> Result<(), $crate::store::StoreError> {
+                let mut tx = self.begin_write().await?;
+                Self::lock_writes(&mut tx).await?;
+                Self::append_log(&mut *tx, events).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn save_checkpoint(
+                &self,
+                size: u64,
+                note: &str,
+                at: i64,
+            ) -> Result<String, $crate::store::StoreError> {
+                let size = $crate::store::log::to_i64(size)?;
+                sqlx::query(
+                    "INSERT INTO checkpoints (size, note, signed_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (size) DO NOTHING",
+                )
+                .bind(size)
+                .bind(note)
+                .bind(at)
+                .execute(&self.pool)
+                .await?;
+                let (stored,): (String,) =
+                    sqlx::query_as("SELECT note FROM checkpoints WHERE size = $1")
+                        .bind(size)
+                        .fetch_one(&self.pool)
+                        .await?;
+                Ok(stored)
+            }
+
+            async fn migrate_legacy_events(&self) -> Result<u64, $crate::store::StoreError> {
+                use $crate::receipts::entry::{EventKind, NewEvent};
+                let mut tx = self.begin_write().await?;
+                Self::lock_writes(&mut tx).await?;
+                type Row = (String, Option<String>, String, String, i64, String, Option<String>, Option<String>, Option<String>);
+                let rows: Vec<Row> = sqlx::query_as(
+                    "SELECT e.tracking_id, e.delivery_id, e.member, e.kind, e.at, e.detail, \
+                     s.sender, s.certificate_id, s.agreement \
+                     FROM receipt_events e LEFT JOIN submissions s ON s.tracking_id = e.tracking_id \
+                     ORDER BY e.seq",
+                )
+                .fetch_all(&mut *tx)
+                .await?;
+                let count = rows.len() as u64;
+                let events = rows
+                    .into_iter()
+                    .map(|r| {
+                        let kind = EventKind::parse(&r.3).unwrap_or(EventKind::Accepted);
+                        let mut event = NewEvent::new(kind, &r.2, r.4);
+                        event.receiver = r.1.as_ref().map(|_| r.2.clone());
+                        event.tracking_id = Some(r.0);
+                        event.delivery_id = r.1;
+                        event.sender = r.6;
+                        event.certificate_id = r.7;
+                        event.agreement = r.8;
+                        if !r.5.is_empty() {
+                            event.detail.insert("legacy_detail".into(), r.5);
+                        }
+                        event
+                    })
+                    .collect();
+                Self::append_log(&mut *tx, events).await?;
+                sqlx::query("DELETE FROM receipt_events").execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(count)
+            }
+        }
+    };
+}
+
+pub(super) use impl_receipt_log;

@@ -45,7 +45,7 @@ pub enum LaunchError {
     #[error("registry: {0}")]
     Registry(#[from] RegistryError),
     /// The signing key could not be read or made.
-    #[error("signing key: {0}")]
+    #[error(transparent)]
     SigningKey(#[from] KeyError),
     /// Serving failed.
     #[error(transparent)]

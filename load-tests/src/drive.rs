@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use originhub_hub::client::{ClientFile, accepted_micros, acknowledge_all};
+use originhub_hub::client::{ClientFile, accepted_micros, acknowledge_all, sign};
 use originhub_hub::demo::{Exchange, Factory, exchanges, profile_of, shipped_plan};
 use originhub_hub::hub::now_micros;
 use originhub_hub::proto::SubmitRequest;
@@ -74,6 +74,23 @@ fn percentile(values: &[f64], p: f64) -> f64 {
 }
 
 impl RunStats {
+    /// Adds another run's figures (rounds of the same phase).
+    pub(crate) fn merge(&mut self, other: Self) {
+        self.accepted += other.accepted;
+        self.errors += other.errors;
+        self.seconds += other.seconds;
+        self.submit_ms.extend(other.submit_ms);
+        self.delivery_ms.extend(other.delivery_ms);
+        self.expected += other.expected;
+        self.delivered += other.delivered;
+        self.lost += other.lost;
+    }
+
+    /// Accepted submissions per second.
+    pub(crate) fn rate(&self) -> f64 {
+        self.accepted as f64 / self.seconds.max(f64::MIN_POSITIVE)
+    }
+
     pub(crate) fn submit_ms(&self, p: f64) -> f64 {
         percentile(&self.submit_ms, p)
     }
@@ -121,9 +138,14 @@ pub(crate) async fn run(
     with_delivery: bool,
 ) -> anyhow::Result<RunStats> {
     let mut channels = std::collections::BTreeMap::new();
+    let mut signers = std::collections::BTreeMap::new();
     for (member, file) in clients {
         channels.insert(member.clone(), file.member().await?);
+        // Members sign what they issue (the multilateral agreement requires it); the baseline
+        // gets the same signed requests.
+        signers.insert(member.clone(), file.signer()?);
     }
+    let signers = Arc::new(signers);
     let seen = Arc::new(Mutex::new(Inboxes::default()));
     let mut inboxes = tokio::task::JoinSet::new();
     if with_delivery {
@@ -138,7 +160,7 @@ pub(crate) async fn run(
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..concurrency.max(1) {
         let (documents, next, prefix) = (documents.clone(), next.clone(), prefix.clone());
-        let channels = channels.clone();
+        let (channels, signers) = (channels.clone(), signers.clone());
         workers.spawn(async move {
             let mut stats = RunStats::default();
             let mut expected = Vec::new();
@@ -147,14 +169,19 @@ pub(crate) async fn run(
                 let (exchange, document) = documents.get(n, &prefix);
                 let mut client = channels[exchange.sender].clone();
                 let sent = Instant::now();
-                let result = client
-                    .submit(SubmitRequest {
+                let request = sign(
+                    SubmitRequest {
                         agreement: exchange.agreement.into(),
                         profile: profile_of(exchange.sender).into(),
                         document,
-                        idempotency_key: String::new(),
-                    })
-                    .await;
+                        ..SubmitRequest::default()
+                    },
+                    signers[exchange.sender].as_ref(),
+                );
+                let result = match request {
+                    Ok(request) => client.submit(request).await,
+                    Err(error) => Err(tonic::Status::internal(error.to_string())),
+                };
                 stats.submit_ms.push(sent.elapsed().as_secs_f64() * 1000.0);
                 match result {
                     Ok(response) => {

@@ -37,6 +37,10 @@ struct Args {
     /// Submissions in flight at once (spread over the sending members).
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// Rounds of [baseline, hub without its receipt log, hub], each phase --duration long;
+    /// rates pool every round, so machine noise between phases averages out.
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
     /// Goods items per certificate cycle through 1..=N (the document mix).
     #[arg(long, default_value_t = 3)]
     max_items: usize,
@@ -103,67 +107,59 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<serde_json::Value> {
     let duration = Duration::from_secs(args.duration);
     let documents = Arc::new(drive::Documents::new(args.max_items));
 
-    // The baseline first, on its own port and table, with the same certificates and clients.
-    let (listener, config) = configured(dir.path()).await?;
-    let tls = config.server_tls()?;
-    let clients = |dir: &std::path::Path| -> anyhow::Result<Vec<(String, ClientFile)>> {
-        drive::SENDERS
-            .iter()
-            .chain(["katanga"].iter())
-            .map(|m| {
-                Ok((
-                    (*m).to_owned(),
-                    ClientFile::load(&dir.join("clients").join(format!("{m}.toml")))?,
-                ))
-            })
-            .collect()
-    };
-    let baseline = baseline::start(url, listener, tls.clone()).await?;
-    eprintln!(
-        "baseline: {} s at concurrency {}",
-        args.duration, args.concurrency
+    let (mut base, mut bare, mut hub_run) = (
+        drive::RunStats::default(),
+        drive::RunStats::default(),
+        drive::RunStats::default(),
     );
-    let base = drive::run(
-        &clients(dir.path())?,
-        &documents,
-        args.concurrency,
-        duration,
-        false,
-    )
-    .await?;
-    baseline.stop().await;
-
-    // The hub: same database server, same certificates, same documents, plus delivery.
-    let hub_dir = tempfile::tempdir()?;
-    let (listener, config) = configured(hub_dir.path()).await?;
-    let store = PostgresStore::connect(url).await?;
-    let hub = Hub::start(store, Some(&config.registry_dirs()), config.settings()?).await?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let tls = config.server_tls()?;
-    let server = tokio::spawn(originhub_hub::server::run(hub, listener, tls, async {
-        let _ = stopped.await;
-    }));
-    eprintln!(
-        "hub: {} s at concurrency {}",
-        args.duration, args.concurrency
-    );
-    let hub_run = drive::run(
-        &clients(hub_dir.path())?,
-        &documents,
-        args.concurrency,
-        duration,
-        !args.submit_only,
-    )
-    .await?;
-    let _ = stop.send(());
-    server.await??;
-
-    let hub_rate = hub_run.accepted as f64 / hub_run.seconds;
-    let base_rate = base.accepted as f64 / base.seconds;
+    let (mut round_ratios, mut round_costs) = (Vec::new(), Vec::new());
+    for number in 1..=args.rounds.max(1) {
+        eprintln!("round {number} of {}", args.rounds.max(1));
+        // The baseline first, on its own port and table, with the same certificates and
+        // clients.
+        let (listener, config) = configured(dir.path()).await?;
+        let tls = config.server_tls()?;
+        let baseline = baseline::start(url, listener, tls.clone()).await?;
+        eprintln!(
+            "baseline: {} s at concurrency {}",
+            args.duration, args.concurrency
+        );
+        let base_round = drive::run(
+            &clients(dir.path())?,
+            &documents,
+            args.concurrency,
+            duration,
+            false,
+        )
+        .await?;
+        baseline.stop().await;
+        // The hub without its receipt log, then the hub: same database server, certificates
+        // and documents, plus delivery. The later phase meets the earlier one's rows in its
+        // tables, so if anything the comparison is against the log.
+        let bare_round = hub_phase(args, url, &documents, false).await?;
+        let hub_round = hub_phase(args, url, &documents, true).await?;
+        round_ratios.push(round(
+            hub_round.rate() / base_round.rate().max(f64::MIN_POSITIVE),
+        ));
+        round_costs.push(round(
+            1.0 - hub_round.rate() / bare_round.rate().max(f64::MIN_POSITIVE),
+        ));
+        base.merge(base_round);
+        bare.merge(bare_round);
+        hub_run.merge(hub_round);
+    }
+    let hub_rate = hub_run.rate();
+    let base_rate = base.rate();
+    let bare_rate = bare.rate();
     Ok(json!({
         "hub_submits_per_s": round(hub_rate),
         "baseline_submits_per_s": round(base_rate),
         "ratio": round(hub_rate / base_rate.max(f64::MIN_POSITIVE)),
+        "hub_without_receipt_log_per_s": round(bare_rate),
+        "receipt_log_cost": round(1.0 - hub_rate / bare_rate.max(f64::MIN_POSITIVE)),
+        "rounds": args.rounds.max(1),
+        "round_ratios": round_ratios,
+        "round_receipt_log_costs": round_costs,
         "submit_p50_ms": round(hub_run.submit_ms(50.0)),
         "submit_p99_ms": round(hub_run.submit_ms(99.0)),
         "baseline_submit_p99_ms": round(base.submit_ms(99.0)),
@@ -181,6 +177,63 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<serde_json::Value> {
         "submit_only": args.submit_only,
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
     }))
+}
+
+/// The client files of the members that send and receive, from a config directory.
+fn clients(dir: &std::path::Path) -> anyhow::Result<Vec<(String, ClientFile)>> {
+    drive::SENDERS
+        .iter()
+        .chain(["katanga"].iter())
+        .map(|m| {
+            Ok((
+                (*m).to_owned(),
+                ClientFile::load(&dir.join("clients").join(format!("{m}.toml")))?,
+            ))
+        })
+        .collect()
+}
+
+/// Runs one hub phase: a hub on `url` (with or without its receipt log) driven for the run's
+/// duration.
+async fn hub_phase(
+    args: &Args,
+    url: &str,
+    documents: &Arc<drive::Documents>,
+    receipts: bool,
+) -> anyhow::Result<drive::RunStats> {
+    let dir = tempfile::tempdir()?;
+    let (listener, config) = configured(dir.path()).await?;
+    let mut store = PostgresStore::connect(url).await?;
+    if !receipts {
+        store = store.without_receipt_log_for_measurement();
+    }
+    let hub = Hub::start(store, Some(&config.registry_dirs()), config.settings()?).await?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let tls = config.server_tls()?;
+    let server = tokio::spawn(originhub_hub::server::run(hub, listener, tls, async {
+        let _ = stopped.await;
+    }));
+    eprintln!(
+        "hub{}: {} s at concurrency {}",
+        if receipts {
+            ""
+        } else {
+            " without its receipt log"
+        },
+        args.duration,
+        args.concurrency
+    );
+    let stats = drive::run(
+        &clients(dir.path())?,
+        documents,
+        args.concurrency,
+        Duration::from_secs(args.duration),
+        !args.submit_only,
+    )
+    .await?;
+    let _ = stop.send(());
+    server.await??;
+    Ok(stats)
 }
 
 fn round(x: f64) -> f64 {

@@ -176,7 +176,10 @@ fn bar(length: u64, what: &str) -> ProgressBar {
 }
 
 /// The key to check checkpoints against: `--hub-key` (text or file), else the client file's.
-fn pinned_key(hub_key: Option<&str>, client: Option<&Path>) -> anyhow::Result<Option<String>> {
+pub(crate) fn pinned_key(
+    hub_key: Option<&str>,
+    client: Option<&Path>,
+) -> anyhow::Result<Option<String>> {
     if let Some(key) = hub_key {
         let path = Path::new(key);
         return Ok(Some(if path.is_file() {

@@ -59,13 +59,25 @@ pub(crate) enum Command {
     /// Make a development CA, hub and client certificates, and a client file per identity.
     DevCerts(DevCertsArgs),
     /// Submit a document to the hub as the member of --client.
+    ///
+    /// The document is signed (Ed25519 over its bytes) with the client file's signing_key when
+    /// it names one; the hub checks the signature against the member's registered keys.
     Submit(SubmitArgs),
     /// Save deliveries for the member of --client into a folder and acknowledge them.
     ///
     /// Each delivery becomes ID.json (envelope: sender, agreement, profiles, hashes, fields not
-    /// representable), ID.document.EXT (in your profile) and ID.original.EXT (the sender's
-    /// bytes). A delivery is acknowledged only after its files are written.
+    /// representable, the hub's attestation and the issuer's signature), ID.document.EXT (in
+    /// your profile) and ID.original.EXT (the sender's bytes). A delivery is acknowledged only
+    /// after its files are written. `originhub verify-delivery ID.json` checks them offline.
     Inbox(InboxArgs),
+    /// Check a delivery saved by `inbox`, offline: the hub's attestation (signature and the
+    /// hashes of both files), and the issuer's signature of the original bytes.
+    ///
+    /// The hub's key comes from --hub-key, else the hub_key of a client file (--client or
+    /// ORIGINHUB_CLIENT), else the envelope (saved from your client file when it was received).
+    /// Exit 0 only if every check passes.
+    #[command(after_help = "Example:\n  originhub verify-delivery inbox/0193c5d2-….json")]
+    VerifyDelivery(VerifyDeliveryArgs),
     /// Show where each receiver's copy of a submission stands.
     Status(StatusArgs),
     /// Read and check the hub's receipt log (auditors; members see their own receipts).
@@ -105,6 +117,23 @@ pub(crate) enum AuditCommand {
     Verify(AuditVerifyArgs),
     /// Print the hub's current signed checkpoint (save it to check consistency later).
     Checkpoint(ClientArg),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyDeliveryArgs {
+    /// The delivery's envelope, ID.json, as `inbox` saved it (its two files beside it).
+    #[arg(value_name = "FILE")]
+    pub(crate) file: PathBuf,
+    /// The hub's verifier key (`<origin>+<id>+<base64>`), or a file holding it.
+    #[arg(long, value_name = "KEY|FILE")]
+    pub(crate) hub_key: Option<String>,
+    /// A client file whose hub_key to pin.
+    #[arg(long, env = "ORIGINHUB_CLIENT", value_name = "FILE")]
+    pub(crate) client: Option<PathBuf>,
+    /// The issuer key you expect (`<member>+<id>+<base64>`), or a file holding it; without it the
+    /// key the hub attests is used.
+    #[arg(long, value_name = "KEY|FILE")]
+    pub(crate) issuer_key: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -245,6 +274,10 @@ pub(crate) struct SubmitArgs {
     /// Makes resubmission safe; default the certificate id.
     #[arg(long, value_name = "KEY")]
     pub(crate) idempotency_key: Option<String>,
+    /// Do not sign, even though the client file names a signing_key (agreements that require
+    /// signatures then refuse it).
+    #[arg(long)]
+    pub(crate) unsigned: bool,
     /// Print the receipt as JSON.
     #[arg(long)]
     pub(crate) json: bool,

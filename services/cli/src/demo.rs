@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use originhub_hub::DEMO_MEMBERS;
-use originhub_hub::client::{ClientFile, accepted_micros, acknowledge_all};
+use originhub_hub::client::{ClientFile, accepted_micros, acknowledge_all, sign};
 use originhub_hub::config::HubConfig;
 use originhub_hub::demo::{Exchange, Factory, exchanges, profile_of, shipped_plan, write_config};
 use originhub_hub::hub::now_micros;
@@ -111,14 +111,18 @@ async fn submit_all(
     let run = now_micros() / 1_000_000;
     let routes = exchanges();
     let mut clients = BTreeMap::new();
+    let mut signers = BTreeMap::new();
     for (member, _, _) in DEMO_MEMBERS {
-        clients.insert(*member, member_client(dir, member).await?);
+        let file = ClientFile::load(&dir.join("clients").join(format!("{member}.toml")))?;
+        signers.insert(*member, Arc::new(file.signer()?));
+        clients.insert(*member, file.member().await?);
     }
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     for n in 0..count {
         let exchange: Exchange = routes[n % routes.len()].clone();
         let mut client = clients[exchange.sender].clone();
+        let signer = signers[exchange.sender].clone();
         let permit = permits.clone().acquire_owned().await?;
         let (factory, tally, bar) = (factory.clone(), tally.clone(), bar.clone());
         tasks.spawn(async move {
@@ -127,14 +131,16 @@ async fn submit_all(
             let plan = shipped_plan(profile).expect("shipped profile compiles");
             let serial = format!("DEMO-{run}-{n:05}");
             let document = factory.document(&plan, &exchange, &serial, 1 + n % 3);
-            let result = client
-                .submit(SubmitRequest {
-                    agreement: exchange.agreement.into(),
-                    profile: profile.into(),
-                    document,
-                    idempotency_key: String::new(),
-                })
-                .await;
+            let request = SubmitRequest {
+                agreement: exchange.agreement.into(),
+                profile: profile.into(),
+                document,
+                ..SubmitRequest::default()
+            };
+            let result = match sign(request, signer.as_ref().as_ref()) {
+                Ok(request) => client.submit(request).await,
+                Err(error) => Err(tonic::Status::internal(error.to_string())),
+            };
             let mut tally = tally.lock().unwrap_or_else(|e| e.into_inner());
             match result {
                 Ok(response) => {

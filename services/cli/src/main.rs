@@ -9,6 +9,7 @@
 mod audit;
 mod check;
 mod cli;
+mod custody;
 mod demo;
 mod dev_certs;
 mod member;
@@ -53,6 +54,7 @@ fn main() -> ExitCode {
         Command::Inbox(args) => block_on(member::inbox(args)),
         Command::Status(args) => block_on(member::status(args)),
         Command::Audit { command } => block_on(audit::run(command)),
+        Command::VerifyDelivery(args) => custody::verify_delivery(&args),
     };
     match result {
         Ok(code) => code,

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use originhub_hub::client::ClientFile;
+use originhub_hub::client::{ClientFile, sign};
 use originhub_hub::proto::member_service_client::MemberServiceClient;
 use originhub_hub::proto::{
     AckRequest, Delivery, DeliveryState, GetStatusRequest, Receipt, SubmitRequest, SubscribeRequest,
@@ -71,13 +71,19 @@ pub(crate) async fn submit(args: SubmitArgs) -> anyhow::Result<ExitCode> {
             .and_then(|mut f| f.read_to_end(&mut document))
             .with_context(|| format!("cannot read {}", path.display()))?,
     };
-    let mut client = connect(&args.client).await?;
-    let request = SubmitRequest {
-        agreement: args.agreement,
-        profile: args.profile,
-        document,
-        idempotency_key: args.idempotency_key.unwrap_or_default(),
-    };
+    let file = ClientFile::load(&args.client.client)?;
+    let signer = if args.unsigned { None } else { file.signer()? };
+    let mut client = file.member().await?;
+    let request = sign(
+        SubmitRequest {
+            agreement: args.agreement,
+            profile: args.profile,
+            document,
+            idempotency_key: args.idempotency_key.unwrap_or_default(),
+            ..SubmitRequest::default()
+        },
+        signer.as_ref(),
+    )?;
     let response = match client.submit(request).await {
         Ok(response) => response.into_inner(),
         Err(status) => return Ok(refused(&status)),
@@ -117,9 +123,13 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::rename(&temporary, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// Saves one delivery's three files.
-fn save(dir: &Path, delivery: &Delivery) -> anyhow::Result<()> {
+/// Saves one delivery's three files. `hub_key` is the hub key the client file pins, kept in the
+/// envelope so `verify-delivery` can check the attestation offline.
+fn save(dir: &Path, delivery: &Delivery, hub_key: Option<&str>) -> anyhow::Result<()> {
+    use base64::Engine;
     let id = &delivery.delivery_id;
+    let document_file = format!("{id}.document.{}", extension(&delivery.document));
+    let original_file = format!("{id}.original.{}", extension(&delivery.original));
     let envelope = json!({
         "delivery_id": id,
         "sequence": delivery.sequence,
@@ -133,15 +143,15 @@ fn save(dir: &Path, delivery: &Delivery) -> anyhow::Result<()> {
         "accepted_at": time_text(delivery.accepted_at.as_ref()),
         "not_representable": delivery.not_representable.iter()
             .map(|n| json!({"path": n.path, "reason": n.reason})).collect::<Vec<_>>(),
+        "document_file": document_file,
+        "original_file": original_file,
+        "attestation": delivery.attestation,
+        "issuer_signature": (!delivery.issuer_signature.is_empty())
+            .then(|| base64::engine::general_purpose::STANDARD.encode(&delivery.issuer_signature)),
+        "hub_key": hub_key,
     });
-    write_atomically(
-        &dir.join(format!("{id}.document.{}", extension(&delivery.document))),
-        &delivery.document,
-    )?;
-    write_atomically(
-        &dir.join(format!("{id}.original.{}", extension(&delivery.original))),
-        &delivery.original,
-    )?;
+    write_atomically(&dir.join(&document_file), &delivery.document)?;
+    write_atomically(&dir.join(&original_file), &delivery.original)?;
     // The envelope last: its presence means the delivery is complete on disk.
     write_atomically(
         &dir.join(format!("{id}.json")),
@@ -152,7 +162,8 @@ fn save(dir: &Path, delivery: &Delivery) -> anyhow::Result<()> {
 pub(crate) async fn inbox(args: InboxArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
-    let mut client = connect(&args.client).await?;
+    let file = ClientFile::load(&args.client.client)?;
+    let mut client = file.member().await?;
     let mut stream = match client
         .subscribe(SubscribeRequest {
             after_sequence: args.after,
@@ -174,7 +185,7 @@ pub(crate) async fn inbox(args: InboxArgs) -> anyhow::Result<ExitCode> {
             Ok(message) => message.delivery.unwrap_or_default(),
             Err(status) => return Ok(refused(&status)),
         };
-        save(&args.out, &delivery)?;
+        save(&args.out, &delivery, file.hub_key.as_deref())?;
         if let Err(status) = client
             .ack(AckRequest {
                 delivery_ids: vec![delivery.delivery_id.clone()],

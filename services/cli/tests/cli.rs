@@ -29,6 +29,17 @@ fn originhub(args: &[&str], stdin: Option<&[u8]>) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// The standard output of a command that must have succeeded.
+fn succeeded(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -227,6 +238,25 @@ fn schema_canonical_prints_the_generated_json_schema() {
 
 /// `originhub demo` on SQLite, then `serve --config` continues that hub and the member commands
 /// talk to it with the client files the demo left.
+/// Kills a child process when dropped, unless disarmed.
+struct Reaper(Option<u32>);
+
+impl Reaper {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    }
+}
+
 #[test]
 fn demo_then_serve_and_member_commands() {
     let dir = scratch("demo");
@@ -265,6 +295,8 @@ fn demo_then_serve_and_member_commands() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // A failed assertion must not leave the server running (it would hold the test's pipes).
+    let reaper = Reaper(Some(serve.id()));
     let mut stderr = std::io::BufReader::new(serve.stderr.take().unwrap());
     let mut line = String::new();
     std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
@@ -334,20 +366,13 @@ fn demo_then_serve_and_member_commands() {
     assert!(export.status.success(), "{}", text(&export.stderr));
     let log = dir.join("log.jsonl");
     std::fs::write(&log, &export.stdout).unwrap();
-    // 24 accepted, 24 queued and 24 acknowledged, plus the header.
-    assert_eq!(text(&export.stdout).lines().count(), 73);
-    let out = originhub(&["audit", "verify", log.to_str().unwrap()], None);
-    assert!(
-        out.status.success(),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    assert!(
-        text(&out.stdout).starts_with("ok: 72 leaves"),
-        "{}",
-        text(&out.stdout)
-    );
+    // 24 accepted, 24 queued and 24 acknowledged, the refused invalid document, and the header.
+    assert_eq!(text(&export.stdout).lines().count(), 74);
+    let verified = succeeded(&originhub(
+        &["audit", "verify", log.to_str().unwrap()],
+        None,
+    ));
+    assert!(verified.starts_with("ok: 73 leaves"), "{verified}");
     let pinned = originhub(
         &[
             "audit",
@@ -420,6 +445,87 @@ fn demo_then_serve_and_member_commands() {
         text(&out.stdout),
         text(&out.stderr)
     );
+    // Adjikistan submits a signed certificate (its client file names its signing key) under the
+    // multilateral agreement, which requires signatures; unsigned, it is refused.
+    let mut certificate: Value = serde_json::from_slice(
+        &std::fs::read(repo().join("profiles/samples/canonical-json.json")).unwrap(),
+    )
+    .unwrap();
+    certificate["id"] = "CLI-SIGNED-1".into();
+    certificate["agreement"] = "FRTA".into();
+    certificate["export_country"] = "XA".into();
+    certificate["import_country"] = "XB".into();
+    let signed_doc = dir.join("signed.json");
+    std::fs::write(&signed_doc, certificate.to_string()).unwrap();
+    let adjikistan = data.join("clients/adjikistan.toml");
+    let submit = |extra: &[&str]| {
+        let mut args = vec![
+            "submit",
+            "--client",
+            adjikistan.to_str().unwrap(),
+            "--agreement",
+            "FRTA",
+            "--profile",
+            "canonical-json",
+        ];
+        args.extend_from_slice(extra);
+        args.push(signed_doc.to_str().unwrap());
+        originhub(&args, None)
+    };
+    let out = submit(&["--unsigned"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("requires the issuer's signature"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = submit(&[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let received = dir.join("received");
+    let out = originhub(
+        &[
+            "inbox",
+            "--client",
+            client,
+            "--out",
+            received.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let envelope = std::fs::read_dir(&received)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.extension().is_some_and(|e| e == "json")
+                && !p.to_string_lossy().contains(".document.")
+                && !p.to_string_lossy().contains(".original.")
+        })
+        .expect("an envelope");
+    let checked = succeeded(&originhub(
+        &["verify-delivery", envelope.to_str().unwrap()],
+        None,
+    ));
+    assert!(
+        checked.contains("issuer signature of the original by adjikistan+"),
+        "{checked}"
+    );
+    // Change one byte of the delivered document: the attested hash no longer matches.
+    let document = std::fs::read_dir(&received)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains(".document."))
+        .unwrap();
+    let mut bytes = std::fs::read(&document).unwrap();
+    bytes[10] ^= 0x01;
+    std::fs::write(&document, bytes).unwrap();
+    let out = originhub(&["verify-delivery", envelope.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("FAILED  "),
+        "{}",
+        text(&out.stdout)
+    );
     // SIGTERM, as a service manager sends it: a graceful stop, exit 0.
     let term = Command::new("kill")
         .args(["-TERM", &serve.id().to_string()])
@@ -427,6 +533,7 @@ fn demo_then_serve_and_member_commands() {
         .unwrap();
     assert!(term.success());
     let status = serve.wait().unwrap();
+    reaper.disarm();
     assert!(status.success(), "serve exited with {status}");
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();

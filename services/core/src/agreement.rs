@@ -29,6 +29,10 @@ pub struct MemberDef {
     /// The country it acts for, ISO 3166-1 alpha-2: it exports from it and receives for imports
     /// into it.
     pub country: String,
+    /// Public keys it signs certificates with (Ed25519, C2SP signed-note verifier keys
+    /// `<member id>+<key id>+<base64>`); the hub checks them when the registry loads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signing_keys: Vec<String>,
 }
 
 /// A party to an agreement and the profile it speaks under it.
@@ -65,6 +69,9 @@ pub struct AgreementDef {
     /// they are parties.
     #[serde(default, rename = "copy", skip_serializing_if = "Vec::is_empty")]
     pub copies: Vec<PartyDef>,
+    /// Whether every submission under it must carry its issuer's signature.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_signatures: bool,
 }
 
 fn default_kinds() -> Vec<String> {
@@ -416,6 +423,7 @@ mod tests {
             id: id.into(),
             name: id.into(),
             country: country.into(),
+            signing_keys: Vec::new(),
         })
         .collect()
     }

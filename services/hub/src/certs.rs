@@ -14,7 +14,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::client::ClientFile;
 use crate::identity::Role;
-use crate::receipts::keys::HubKey;
+use crate::receipts::keys::NoteKey;
 
 /// Why certificates could not be made or written.
 #[derive(Debug, Error)]
@@ -195,6 +195,9 @@ pub struct DevCerts {
     pub signing_key: PathBuf,
     /// `clients/NAME.toml`, one per identity.
     pub clients: Vec<PathBuf>,
+    /// Each member's signing verifier key (its private key is `certs/NAME-signing.key`), for
+    /// its `signing_keys`.
+    pub member_keys: Vec<(String, String)>,
 }
 
 fn write(path: &Path, text: &str) -> Result<(), CertError> {
@@ -218,9 +221,10 @@ pub fn write_dev_certs(out: &Path, plan: &DevCertsPlan) -> Result<DevCerts, Cert
     let hub = ca.server(&["localhost", "127.0.0.1", "::1"], plan.days)?;
     write(&certs.join("hub.pem"), &hub.certificate)?;
     write(&certs.join("hub.key"), &hub.key)?;
-    let signing_key = HubKey::load_or_create(&certs.join(SIGNING_KEY_FILE), &plan.log_origin)
+    let signing_key = NoteKey::load_or_create(&certs.join(SIGNING_KEY_FILE), &plan.log_origin)
         .map_err(|e| CertError::Key(e.to_string()))?;
     let mut clients = Vec::new();
+    let mut member_keys = Vec::new();
     for (name, role) in &plan.identities {
         let name = name.to_lowercase();
         let pem = ca.client(
@@ -237,7 +241,14 @@ pub fn write_dev_certs(out: &Path, plan: &DevCertsPlan) -> Result<DevCerts, Cert
             certificate: PathBuf::from(format!("../certs/{name}.pem")),
             key: PathBuf::from(format!("../certs/{name}.key")),
             hub_key: Some(signing_key.verifier_key().to_owned()),
+            signing_key: (*role == Role::Member)
+                .then(|| format!("../certs/{name}-signing.key").into()),
         };
+        if *role == Role::Member {
+            let key = NoteKey::load_or_create(&certs.join(format!("{name}-signing.key")), &name)
+                .map_err(|e| CertError::Key(e.to_string()))?;
+            member_keys.push((name.clone(), key.verifier_key().to_owned()));
+        }
         let path = out.join("clients").join(format!("{name}.toml"));
         write(&path, &file.to_toml())?;
         clients.push(path);
@@ -248,5 +259,6 @@ pub fn write_dev_certs(out: &Path, plan: &DevCertsPlan) -> Result<DevCerts, Cert
         hub_key: certs.join("hub.key"),
         signing_key: certs.join(SIGNING_KEY_FILE),
         clients,
+        member_keys,
     })
 }

@@ -10,7 +10,8 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use crate::proto::audit_service_client::AuditServiceClient;
 use crate::proto::member_service_client::MemberServiceClient;
 use crate::proto::operator_service_client::OperatorServiceClient;
-use crate::proto::{AckRequest, Delivery, SubscribeRequest};
+use crate::proto::{AckRequest, Delivery, SubmitRequest, SubscribeRequest};
+use crate::receipts::keys::{KeyError, NoteKey};
 
 /// Why a client could not connect.
 #[derive(Debug, Error)]
@@ -57,6 +58,9 @@ pub struct ClientFile {
     /// check checkpoints against it rather than against a key the hub sends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hub_key: Option<String>,
+    /// A member's private signing key (signed-note format): `submit` signs documents with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key: Option<PathBuf>,
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, ClientError> {
@@ -90,12 +94,29 @@ impl ClientFile {
             message: e.to_string(),
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for field in [&mut file.ca, &mut file.certificate, &mut file.key] {
+        for field in [&mut file.ca, &mut file.certificate, &mut file.key]
+            .into_iter()
+            .chain(file.signing_key.as_mut())
+        {
             if field.is_relative() {
                 *field = base.join(&*field);
             }
         }
         Ok(file)
+    }
+
+    /// The member's signing key, if the file names one.
+    pub fn signer(&self) -> Result<Option<NoteKey>, ClientError> {
+        let Some(path) = &self.signing_key else {
+            return Ok(None);
+        };
+        let text = String::from_utf8_lossy(&read(path)?).into_owned();
+        NoteKey::from_text(&text)
+            .map(Some)
+            .map_err(|e| ClientError::Invalid {
+                path: path.clone(),
+                message: e.to_string(),
+            })
     }
 
     /// The file as TOML.
@@ -210,4 +231,13 @@ pub async fn acknowledge_all(
             .await?;
         acknowledged(&ids);
     }
+}
+
+/// Signs a submission's document with the issuer's key (none: unchanged).
+pub fn sign(mut request: SubmitRequest, key: Option<&NoteKey>) -> Result<SubmitRequest, KeyError> {
+    if let Some(key) = key {
+        request.signature = key.sign_bytes(&request.document)?;
+        request.signature_key_id = key.key_id();
+    }
+    Ok(request)
 }

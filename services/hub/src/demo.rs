@@ -76,7 +76,7 @@ pub fn agreements() -> Vec<(&'static str, String)> {
         party("concordia")
     );
     let mut multilateral = format!(
-        "id = \"{MULTILATERAL}\"\nname = \"Four Republics Trade Area\"\neffective_from = \"2022-07-01\"\n"
+        "id = \"{MULTILATERAL}\"\nname = \"Four Republics Trade Area\"\neffective_from = \"2022-07-01\"\nrequire_signatures = true\n"
     );
     for (member, _, _) in DEMO_MEMBERS {
         multilateral.push_str(&party(member));
@@ -84,9 +84,13 @@ pub fn agreements() -> Vec<(&'static str, String)> {
     vec![(BILATERAL, bilateral), (MULTILATERAL, multilateral)]
 }
 
-/// A member definition as TOML.
-pub fn member_toml(id: &str, name: &str, country: &str) -> String {
-    format!("id = \"{id}\"\nname = \"{name}\"\ncountry = \"{country}\"\n")
+/// A member definition as TOML, with its signing keys.
+pub fn member_toml(id: &str, name: &str, country: &str, signing_keys: &[&str]) -> String {
+    let keys: Vec<String> = signing_keys.iter().map(|k| format!("{k:?}")).collect();
+    format!(
+        "id = \"{id}\"\nname = \"{name}\"\ncountry = \"{country}\"\nsigning_keys = [{}]\n",
+        keys.join(", ")
+    )
 }
 
 /// One route of the demo's traffic.
@@ -164,9 +168,15 @@ pub fn write_config(dir: &Path, listen: SocketAddr) -> Result<DemoDir, DemoError
         &DevCertsPlan::demo(&format!("https://localhost:{}", listen.port())),
     )?;
     for (id, name, country) in DEMO_MEMBERS {
+        let keys: Vec<&str> = certs
+            .member_keys
+            .iter()
+            .filter(|(member, _)| member == id)
+            .map(|(_, key)| key.as_str())
+            .collect();
         write(
             &dir.join("members").join(format!("{id}.toml")),
-            &member_toml(id, name, country),
+            &member_toml(id, name, country, &keys),
         )?;
     }
     for (id, toml) in agreements() {

@@ -61,6 +61,15 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// Whether the hub refused the request (it was wrong or not allowed), as opposed to failing
+    /// to serve it.
+    pub fn is_refusal(&self) -> bool {
+        !matches!(
+            self,
+            Self::Unauthenticated(_) | Self::Unavailable(_) | Self::Internal(_)
+        )
+    }
+
     /// An invalid request with one field violation.
     pub fn invalid(field: &str, description: impl Into<String>) -> Self {
         let description = description.into();
@@ -97,6 +106,7 @@ impl From<RegistryError> for ApiError {
                     .collect(),
             },
             RegistryError::Definition(e) => Self::invalid("toml", e.to_string()),
+            RegistryError::SigningKey { .. } => Self::invalid("toml", error.to_string()),
             RegistryError::VersionExists { .. } => Self::AlreadyExists(error.to_string()),
             RegistryError::Io { .. } => Self::Internal(error.to_string()),
             RegistryError::Store(e) => e.into(),

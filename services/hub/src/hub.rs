@@ -2,11 +2,12 @@
 //! that tell subscriptions a delivery was committed.
 //!
 //! Concurrency: request handlers read the registry through an `RwLock<Arc<Registry>>` held only
-//! to clone the `Arc`; changes build a new snapshot from the store and swap it in. Submissions go
-//! through one [`Writer`] per process over an `mpsc` channel: it takes whatever is queued (up to
-//! `max_batch`), stores it in one transaction, and answers each submitter through its
-//! `oneshot`; a semaphore allows `parallel_batches` transactions in flight. Under load this is
-//! group commit: one fsync for many submissions.
+//! to clone the `Arc`; changes build a new snapshot from the store and swap it in. Submissions
+//! and acknowledgements go through one [`Writer`] per process over an `mpsc` channel: it takes
+//! whatever is queued (up to `max_batch`), writes it in one transaction with its receipt-log
+//! leaves, and answers each caller through its `oneshot`; a semaphore allows `parallel_batches`
+//! transactions in flight. Under load this is group commit: one fsync and one log append for
+//! many submissions and acknowledgements.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -15,9 +16,11 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::ApiError;
-use crate::receipts::keys::HubKey;
+use crate::receipts::keys::NoteKey;
 use crate::registry::{Registry, RegistryDirs, RegistryError, import};
-use crate::store::{DeliveryRecord, NewSubmission, Store, StoreError, Stored, StoredBatch};
+use crate::store::{
+    AckJob, AckOutcome, DeliveryRecord, NewSubmission, Store, StoreError, Stored, StoredBatch,
+};
 
 /// Unix microseconds now.
 pub fn now_micros() -> i64 {
@@ -111,23 +114,51 @@ impl DeliveryCache {
     }
 }
 
-type Job = (NewSubmission, oneshot::Sender<Result<Stored, StoreError>>);
+/// What the writer stores: a submission, or a receiver's acknowledgement.
+#[derive(Debug)]
+enum Job {
+    Submit(
+        Box<NewSubmission>,
+        oneshot::Sender<Result<Stored, StoreError>>,
+    ),
+    Ack(AckJob, oneshot::Sender<Result<AckOutcome, StoreError>>),
+}
 
 /// Stores one batch, caches its deliveries, wakes its receivers' subscriptions, and answers
-/// every submitter.
+/// every submitter and acknowledger.
 async fn store_batch<S: Store>(
     store: &S,
     wakeups: &Wakeups,
     cache: &DeliveryCache,
     batch: Vec<Job>,
 ) {
-    let (submissions, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-    let result = store.store_batch(&submissions).await;
+    let (mut submissions, mut replies) = (Vec::new(), Vec::new());
+    let (mut acks, mut ack_replies) = (Vec::new(), Vec::new());
+    for job in batch {
+        match job {
+            Job::Submit(submission, reply) => {
+                submissions.push(*submission);
+                replies.push(reply);
+            }
+            Job::Ack(ack, reply) => {
+                acks.push(ack);
+                ack_replies.push(reply);
+            }
+        }
+    }
+    let result = store.write_batch(&submissions, &acks, now_micros()).await;
     match result {
         Ok(StoredBatch {
             outcomes,
             deliveries,
+            acks: ack_outcomes,
         }) => {
+            for ((ack, reply), outcome) in acks.iter().zip(ack_replies).zip(ack_outcomes) {
+                if matches!(outcome, AckOutcome::Acknowledged(_)) {
+                    cache.remove(&ack.delivery_ids);
+                }
+                let _ = reply.send(Ok(outcome));
+            }
             let mut receivers: Vec<String> =
                 deliveries.iter().map(|d| d.receiver.clone()).collect();
             receivers.sort_unstable();
@@ -145,8 +176,15 @@ async fn store_batch<S: Store>(
             for reply in replies {
                 let _ = reply.send(Err(error.clone()));
             }
+            for reply in ack_replies {
+                let _ = reply.send(Err(error.clone()));
+            }
         }
     }
+}
+
+fn shutting_down() -> ApiError {
+    ApiError::Unavailable("the hub is shutting down".into())
 }
 
 /// The handle submitters use to reach the batch writer.
@@ -191,14 +229,20 @@ impl Writer {
     /// Stores one submission (with whatever else is queued) and waits for the commit.
     pub async fn store(&self, submission: NewSubmission) -> Result<Stored, ApiError> {
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send((submission, reply))
-            .await
-            .map_err(|_| ApiError::Unavailable("the hub is shutting down".into()))?;
-        let stored = answer
-            .await
-            .map_err(|_| ApiError::Unavailable("the hub is shutting down".into()))??;
-        Ok(stored)
+        self.submit_job(Job::Submit(Box::new(submission), reply))
+            .await?;
+        Ok(answer.await.map_err(|_| shutting_down())??)
+    }
+
+    /// Applies an acknowledgement (with whatever else is queued) and waits for the commit.
+    pub async fn acknowledge(&self, ack: AckJob) -> Result<AckOutcome, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit_job(Job::Ack(ack, reply)).await?;
+        Ok(answer.await.map_err(|_| shutting_down())??)
+    }
+
+    async fn submit_job(&self, job: Job) -> Result<(), ApiError> {
+        self.jobs.send(job).await.map_err(|_| shutting_down())
     }
 }
 
@@ -216,12 +260,12 @@ pub struct HubSettings {
     /// How often subscriptions look for deliveries committed by other replicas.
     pub poll_interval: Duration,
     /// Signs checkpoints of the receipt log.
-    pub key: HubKey,
+    pub key: NoteKey,
 }
 
 /// A throwaway signing key (tests, benchmarks): the defaults never write a key file.
-fn ephemeral_key(origin: &str) -> HubKey {
-    match HubKey::generate(origin) {
+fn ephemeral_key(origin: &str) -> NoteKey {
+    match NoteKey::generate(origin) {
         Ok((key, _)) => key,
         Err(error) => unreachable!("the default log origin is a valid key name: {error}"),
     }

@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{Database, HubConfig};
 use crate::hub::{Hub, HubSettings};
-use crate::receipts::keys::{HubKey, KeyError};
+use crate::receipts::keys::{KeyError, NoteKey};
 use crate::registry::RegistryError;
 use crate::server::{ServeError, ServerTls, run};
 use crate::store::{PostgresStore, SqliteStore, Store, StoreError};
@@ -77,7 +77,7 @@ impl HubConfig {
             max_batch: self.max_batch,
             parallel_batches: self.parallel_batches,
             poll_interval: std::time::Duration::from_millis(self.poll_interval_ms),
-            key: HubKey::load_or_create(&self.signing_key, &self.log_origin)?,
+            key: NoteKey::load_or_create(&self.signing_key, &self.log_origin)?,
         })
     }
 }

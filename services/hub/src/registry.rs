@@ -11,6 +11,7 @@ use originhub_core::agreement::{AgreementDef, DefinitionError, MemberDef};
 use originhub_core::profile::{Plan, ProfileError, compile};
 use thiserror::Error;
 
+use crate::receipts::custody::IssuerKey;
 use crate::store::{ProfilePut, ProfileRow, RegistryRows, Store, StoreError};
 
 /// Why the registry could not be loaded or changed.
@@ -48,6 +49,38 @@ pub enum RegistryError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A member's signing key is not a valid verifier key, or names another member.
+    #[error("{origin}: signing_keys: {message}")]
+    SigningKey {
+        /// File or id.
+        origin: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// Reads a member definition and its signing keys, each checked.
+pub fn parse_member(
+    source: &str,
+    origin: &str,
+) -> Result<(MemberDef, Vec<IssuerKey>), RegistryError> {
+    let def = MemberDef::parse(source, origin)?;
+    let error = |message: String| RegistryError::SigningKey {
+        origin: origin.to_owned(),
+        message,
+    };
+    let mut keys = Vec::with_capacity(def.signing_keys.len());
+    for text in &def.signing_keys {
+        let key = IssuerKey::parse(text).map_err(|e| error(e.to_string()))?;
+        if key.name != def.id {
+            return Err(error(format!(
+                "key {text:?} is named {:?}; a member's keys carry its id {:?}",
+                key.name, def.id
+            )));
+        }
+        keys.push(key);
+    }
+    Ok((def, keys))
 }
 
 /// A compiled profile version.
@@ -84,6 +117,8 @@ pub struct Registry {
     pub agreements: BTreeMap<String, (AgreementDef, String)>,
     /// By id.
     pub profiles: BTreeMap<String, ProfileEntry>,
+    /// Each member's registered signing keys.
+    pub issuer_keys: BTreeMap<String, Vec<IssuerKey>>,
 }
 
 impl Registry {
@@ -102,7 +137,8 @@ impl Registry {
     pub fn from_rows(rows: RegistryRows) -> Result<Self, RegistryError> {
         let mut registry = Self::default();
         for (id, source) in rows.members {
-            let def = MemberDef::parse(&source, &format!("member {id:?}"))?;
+            let (def, keys) = parse_member(&source, &format!("member {id:?}"))?;
+            registry.issuer_keys.insert(id.clone(), keys);
             registry.members.insert(id, (def, source));
         }
         for row in rows.profiles {
@@ -207,7 +243,7 @@ pub async fn import<S: Store>(
         count += 1;
     }
     for (path, source) in toml_files(&dirs.members)? {
-        let def = MemberDef::parse(&source, &path.display().to_string())?;
+        let (def, _) = parse_member(&source, &path.display().to_string())?;
         store.put_member(&def.id, &source, now).await?;
         count += 1;
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use originhub_core::profile::Plan;
 use originhub_hub::certs::DevCa;
-use originhub_hub::client::ClientFile;
+use originhub_hub::client::{ClientFile, sign};
 use originhub_hub::demo::{self, BILATERAL, Exchange, Factory, MULTILATERAL};
 use originhub_hub::hub::{Hub, HubSettings};
 use originhub_hub::identity::Role;
@@ -15,15 +15,17 @@ use originhub_hub::proto::audit_service_client::AuditServiceClient;
 use originhub_hub::proto::export_events_response::Part;
 use originhub_hub::proto::member_service_client::MemberServiceClient;
 use originhub_hub::proto::{
-    AckRequest, Delivery, DeliveryState, GetProfileRequest, GetStatusRequest, PutAgreementRequest,
-    PutProfileRequest, SubmitRequest, SubmitResponse, SubscribeRequest,
+    AckRequest, Delivery, DeliveryState, GetProfileRequest, GetStatusRequest, ListMembersRequest,
+    PutAgreementRequest, PutMemberRequest, PutProfileRequest, SubmitRequest, SubmitResponse,
+    SubscribeRequest,
 };
 use originhub_hub::proto::{
     ExportEventsRequest, GetCheckpointRequest, GetConsistencyProofRequest,
     GetInclusionProofRequest, QueryEventsRequest, ReceiptEvent,
 };
+use originhub_hub::receipts::custody::{Attestation, IssuerKey};
 use originhub_hub::receipts::entry::{Entry, EventKind};
-use originhub_hub::receipts::keys::verify_checkpoint;
+use originhub_hub::receipts::keys::{NoteKey, verify_checkpoint};
 use originhub_hub::receipts::tree::{self, Hash, leaf_hash};
 use originhub_hub::server::run;
 use originhub_hub::store::{PostgresStore, SqliteStore, Store};
@@ -74,6 +76,19 @@ impl<S: Store> TestHub<S> {
             factory: Factory::new(),
             serial: Default::default(),
         }
+    }
+
+    /// A submission signed with `sender`'s key from this hub's config directory.
+    fn request(
+        &self,
+        agreement: &str,
+        sender: &str,
+        document: Vec<u8>,
+        key: &str,
+    ) -> SubmitRequest {
+        let path = self.dir.path().join(format!("certs/{sender}-signing.key"));
+        let signer = NoteKey::from_text(&std::fs::read_to_string(path).unwrap()).unwrap();
+        sign(unsigned(agreement, sender, document, key), Some(&signer)).unwrap()
     }
 
     async fn stop(mut self) {
@@ -132,7 +147,7 @@ impl<S: Store> TestHub<S> {
         let (_, document) = self.document(sender, agreement, receiver, 1);
         self.member(sender)
             .await
-            .submit(request(agreement, sender, document, ""))
+            .submit(self.request(agreement, sender, document, ""))
             .await
             .unwrap()
             .into_inner()
@@ -143,12 +158,13 @@ fn plan(id: &str) -> Plan {
     demo::shipped_plan(id).unwrap()
 }
 
-fn request(agreement: &str, sender: &str, document: Vec<u8>, key: &str) -> SubmitRequest {
+fn unsigned(agreement: &str, sender: &str, document: Vec<u8>, key: &str) -> SubmitRequest {
     SubmitRequest {
         agreement: agreement.into(),
         profile: demo::profile_of(sender).into(),
         document,
         idempotency_key: key.into(),
+        ..SubmitRequest::default()
     }
 }
 
@@ -244,13 +260,14 @@ on_both_backends!(
     invalid_documents_store_nothing,
     operator_manages_the_registry,
     receipt_log,
+    issuer_signatures_and_attestations,
 );
 
 async fn whole_flow<S: Store>(hub: TestHub<S>) {
     let (serial, document) = hub.document("borastria", MULTILATERAL, "concordia", 2);
     let mut borastria = hub.member("borastria").await;
     let response = borastria
-        .submit(request(MULTILATERAL, "borastria", document.clone(), ""))
+        .submit(hub.request(MULTILATERAL, "borastria", document.clone(), ""))
         .await
         .unwrap()
         .into_inner();
@@ -333,12 +350,12 @@ async fn idempotent_resubmission<S: Store>(hub: TestHub<S>) {
     let (serial, document) = hub.document("concordia", BILATERAL, "borastria", 1);
     let mut concordia = hub.member("concordia").await;
     let first = concordia
-        .submit(request(BILATERAL, "concordia", document.clone(), ""))
+        .submit(hub.request(BILATERAL, "concordia", document.clone(), ""))
         .await
         .unwrap()
         .into_inner();
     let again = concordia
-        .submit(request(BILATERAL, "concordia", document.clone(), ""))
+        .submit(hub.request(BILATERAL, "concordia", document.clone(), ""))
         .await
         .unwrap()
         .into_inner();
@@ -359,14 +376,14 @@ async fn idempotent_resubmission<S: Store>(hub: TestHub<S>) {
         .factory
         .document(&plan("edi3-coo-json"), &exchange, &serial, 3);
     let status = concordia
-        .submit(request(BILATERAL, "concordia", changed.clone(), ""))
+        .submit(hub.request(BILATERAL, "concordia", changed.clone(), ""))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
 
     // An explicit key: the same rule, answered before translation.
     let keyed = concordia
-        .submit(request(
+        .submit(hub.request(
             BILATERAL,
             "concordia",
             hub.document("concordia", BILATERAL, "borastria", 1).1,
@@ -377,7 +394,7 @@ async fn idempotent_resubmission<S: Store>(hub: TestHub<S>) {
         .into_inner();
     let (_, other) = hub.document("concordia", BILATERAL, "borastria", 1);
     let status = concordia
-        .submit(request(BILATERAL, "concordia", other, "k-1"))
+        .submit(hub.request(BILATERAL, "concordia", other, "k-1"))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::AlreadyExists);
@@ -499,7 +516,7 @@ async fn members_see_only_their_own<S: Store>(hub: TestHub<S>) {
         .await
         .submit(SubmitRequest {
             profile: "borastria-xml".into(),
-            ..request(BILATERAL, "borastria", document, "")
+            ..hub.request(BILATERAL, "borastria", document, "")
         })
         .await
         .unwrap_err();
@@ -515,7 +532,7 @@ async fn members_see_only_their_own<S: Store>(hub: TestHub<S>) {
     let status = hub
         .member("borastria")
         .await
-        .submit(request(BILATERAL, "borastria", forged, ""))
+        .submit(hub.request(BILATERAL, "borastria", forged, ""))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
@@ -532,7 +549,7 @@ async fn members_see_only_their_own<S: Store>(hub: TestHub<S>) {
     // The operator cannot submit; a member cannot operate.
     let (_, document) = hub.document("borastria", BILATERAL, "concordia", 1);
     let status = MemberServiceClient::new(hub.channel("operator").await)
-        .submit(request(BILATERAL, "borastria", document, ""))
+        .submit(hub.request(BILATERAL, "borastria", document, ""))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
@@ -569,6 +586,7 @@ async fn members_see_only_their_own<S: Store>(hub: TestHub<S>) {
             certificate: dir.path().join("c.pem"),
             key: dir.path().join("c.key"),
             hub_key: None,
+            signing_key: None,
         };
         let outcome = match file.connect().await {
             Err(_) => Err(()),
@@ -608,7 +626,7 @@ async fn invalid_documents_store_nothing<S: Store>(hub: TestHub<S>) {
     let status: Status = hub
         .member("concordia")
         .await
-        .submit(request(BILATERAL, "concordia", broken.into_bytes(), ""))
+        .submit(hub.request(BILATERAL, "concordia", broken.into_bytes(), ""))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
@@ -623,7 +641,7 @@ async fn invalid_documents_store_nothing<S: Store>(hub: TestHub<S>) {
     let status = hub
         .member("concordia")
         .await
-        .submit(request(BILATERAL, "concordia", b"{not json".to_vec(), ""))
+        .submit(hub.request(BILATERAL, "concordia", b"{not json".to_vec(), ""))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
@@ -738,6 +756,19 @@ async fn operator_manages_the_registry<S: Store>(hub: TestHub<S>) {
 
 async fn audit(hub: &TestHub<impl Store>, name: &str) -> AuditServiceClient<Channel> {
     AuditServiceClient::new(hub.channel(name).await)
+}
+
+/// Every event of `kind` (one page is enough in these tests).
+async fn events_of(auditor: &mut AuditServiceClient<Channel>, kind: &str) -> Vec<Entry> {
+    let page = auditor
+        .query_events(QueryEventsRequest {
+            kinds: vec![kind.into()],
+            ..QueryEventsRequest::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    entries(&page.events)
 }
 
 fn entries(events: &[ReceiptEvent]) -> Vec<Entry> {
@@ -928,6 +959,155 @@ async fn receipt_log<S: Store>(hub: TestHub<S>) {
             ("katanga".to_owned(), "ExportEvents".to_owned()),
             ("operator".to_owned(), "QueryEvents".to_owned()),
         ]
+    );
+    hub.stop().await;
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    originhub_hub::pipeline::content_hash(bytes)
+}
+
+fn field_of(status: &Status) -> String {
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations[0].field.clone())
+        .unwrap_or_default()
+}
+
+/// Issuer signatures are checked on submit; every delivery carries the hub's attestation.
+async fn issuer_signatures_and_attestations<S: Store>(hub: TestHub<S>) {
+    let mut adjikistan = hub.member("adjikistan").await;
+    let (_, document) = hub.document("adjikistan", MULTILATERAL, "borastria", 1);
+
+    // The multilateral agreement requires signatures.
+    let status = adjikistan
+        .submit(unsigned(MULTILATERAL, "adjikistan", document.clone(), ""))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert!(
+        status.message().contains("requires the issuer's signature"),
+        "{status:?}"
+    );
+
+    // A tampered signature, a key that is not the member's, and another member's key.
+    let mut tampered = hub.request(MULTILATERAL, "adjikistan", document.clone(), "");
+    tampered.signature[5] ^= 0x40;
+    let status = adjikistan.submit(tampered).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(field_of(&status), "signature");
+    let mut unknown = hub.request(MULTILATERAL, "adjikistan", document.clone(), "");
+    unknown.signature_key_id ^= 1;
+    let status = adjikistan.submit(unknown).await.unwrap_err();
+    assert_eq!(field_of(&status), "signature_key_id", "{status:?}");
+    let borrowed = SubmitRequest {
+        profile: demo::profile_of("adjikistan").into(),
+        signature_key_id: 0,
+        ..hub.request(MULTILATERAL, "borastria", document.clone(), "")
+    };
+    let status = adjikistan.submit(borrowed).await.unwrap_err();
+    assert_eq!(field_of(&status), "signature", "{status:?}");
+
+    // Signed properly: accepted; unsigned under the bilateral agreement: accepted too.
+    let accepted = adjikistan
+        .submit(hub.request(MULTILATERAL, "adjikistan", document.clone(), ""))
+        .await
+        .unwrap()
+        .into_inner();
+    let (_, plain) = hub.document("concordia", BILATERAL, "borastria", 1);
+    hub.member("concordia")
+        .await
+        .submit(unsigned(BILATERAL, "concordia", plain, ""))
+        .await
+        .unwrap();
+
+    // Borastria's deliveries: each attestation verifies with the hub's key and binds the bytes
+    // delivered; the signed one names the issuer's key, and its signature checks.
+    let hub_key = hub.hub.settings.key.verifier_key().to_owned();
+    let mut borastria = hub.member("borastria").await;
+    let got = drain(&mut borastria, 0).await;
+    assert_eq!(got.len(), 2);
+    for delivery in &got {
+        let attestation = Attestation::verify(&delivery.attestation, &hub_key).unwrap();
+        assert_eq!(attestation.delivery_id, delivery.delivery_id);
+        assert_eq!(attestation.receiver, "borastria");
+        assert_eq!(attestation.sender, delivery.sender);
+        assert_eq!(attestation.original_sha256, sha256_hex(&delivery.original));
+        assert_eq!(
+            attestation.translated_sha256,
+            sha256_hex(&delivery.document)
+        );
+        assert_eq!(attestation.translated_profile, delivery.profile);
+        assert_eq!(attestation.original_profile, delivery.original_profile);
+        if delivery.sender == "adjikistan" {
+            let tracking = &accepted.receipt.as_ref().unwrap().tracking_id;
+            assert_eq!(&attestation.tracking_id, tracking);
+            let issuer = IssuerKey::parse(attestation.issuer_key.as_deref().unwrap()).unwrap();
+            assert_eq!(issuer.name, "adjikistan");
+            assert!(issuer.verifies(&delivery.original, &delivery.issuer_signature));
+        } else {
+            assert_eq!(attestation.issuer_key, None);
+            assert!(delivery.issuer_signature.is_empty());
+        }
+        // Another key cannot have made it.
+        let (other, _) = NoteKey::generate("origin-hub.local/receipts").unwrap();
+        assert!(Attestation::verify(&delivery.attestation, other.verifier_key()).is_err());
+    }
+
+    // Registering a key that is not a verifier key, or is named for another member, is refused.
+    let mut operator = operator_client(hub.channel("operator").await);
+    for keys in [
+        "\"not-a-key\"",
+        &format!("{:?}", hub.hub.settings.key.verifier_key()),
+    ] {
+        let status = operator
+            .put_member(PutMemberRequest {
+                toml: format!(
+                    "id = \"katanga\"\nname = \"K\"\ncountry = \"XT\"\nsigning_keys = [{keys}]\n"
+                ),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        assert!(status.message().contains("signing_keys"), "{status:?}");
+    }
+
+    // A member and an auditor calling the operator API are refused.
+    for who in ["adjikistan", "auditor"] {
+        let status = operator_client(hub.channel(who).await)
+            .list_members(ListMembersRequest {})
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::PermissionDenied, "{who}: {status:?}");
+    }
+
+    // Every refused attempt left an event: the four refused submissions (with the reason and
+    // the refused bytes' hash) and the two refused operator calls.
+    let mut auditor = audit(&hub, "auditor").await;
+    let refused = events_of(&mut auditor, "refused").await;
+    let codes: Vec<&str> = refused.iter().map(|e| e.detail["code"].as_str()).collect();
+    assert_eq!(
+        codes,
+        [
+            "FailedPrecondition",
+            "InvalidArgument",
+            "InvalidArgument",
+            "InvalidArgument"
+        ]
+    );
+    for event in &refused {
+        assert_eq!(event.member, "adjikistan");
+        assert_eq!(event.agreement.as_deref(), Some(MULTILATERAL));
+        assert_eq!(event.detail["content_sha256"], sha256_hex(&document));
+    }
+    let denied = events_of(&mut auditor, "denied").await;
+    let who: Vec<(&str, &str)> = denied
+        .iter()
+        .map(|e| (e.member.as_str(), e.detail["method"].as_str()))
+        .collect();
+    assert_eq!(
+        who,
+        [("adjikistan", "ListMembers"), ("auditor", "ListMembers")]
     );
     hub.stop().await;
 }

@@ -320,10 +320,10 @@ pub fn verify(
 mod tests {
     use super::*;
     use crate::receipts::entry::{EventKind, NewEvent};
-    use crate::receipts::keys::HubKey;
+    use crate::receipts::keys::NoteKey;
 
-    fn export(count: u64) -> (String, HubKey) {
-        let (key, _) = HubKey::generate("test.example/receipts").unwrap();
+    fn export(count: u64) -> (String, NoteKey) {
+        let (key, _) = NoteKey::generate("test.example/receipts").unwrap();
         let entries: Vec<String> = (0..count)
             .map(|i| {
                 NewEvent::new(EventKind::Accepted, "borastria", 1_000 + i as i64)

@@ -1,5 +1,5 @@
-//! The hub's signing key and what it signs: checkpoints of the receipt log (C2SP
-//! tlog-checkpoint text in a C2SP signed note).
+//! Ed25519 signing keys and what they sign: the hub's checkpoints of the receipt log (C2SP
+//! tlog-checkpoint text in a C2SP signed note) and attestations, and members' certificates.
 //!
 //! Keys use the signed-note encodings that Go's `golang.org/x/mod/sumdb/note` and other C2SP
 //! tools read: a private key `PRIVATE+KEY+<name>+<id>+<base64>` and a verifier key
@@ -41,22 +41,22 @@ pub enum KeyError {
     Checkpoint(String),
 }
 
-/// The hub's private signing key.
+/// A private Ed25519 signing key: the hub's, or a member's.
 #[derive(Clone)]
-pub struct HubKey {
+pub struct NoteKey {
     signer: StandardSigner,
     verifier_key: String,
 }
 
-impl std::fmt::Debug for HubKey {
+impl std::fmt::Debug for NoteKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HubKey")
+        f.debug_struct("NoteKey")
             .field("verifier_key", &self.verifier_key)
             .finish_non_exhaustive()
     }
 }
 
-impl HubKey {
+impl NoteKey {
     /// A new random key named `name`; returns it and its private-key text.
     pub fn generate(name: &str) -> Result<(Self, String), KeyError> {
         if !is_key_name_valid(name) {
@@ -134,20 +134,37 @@ impl HubKey {
         &self.verifier_key
     }
 
-    /// The key's name: the log's origin.
+    /// The key's name: the log's origin for the hub, the member id for a member.
     pub fn name(&self) -> &str {
         self.signer.name()
+    }
+
+    /// The key id (the one in the verifier key).
+    pub fn key_id(&self) -> u32 {
+        self.signer.key_id()
+    }
+
+    /// A raw Ed25519 signature of `bytes`.
+    pub fn sign_bytes(&self, bytes: &[u8]) -> Result<Vec<u8>, KeyError> {
+        self.signer
+            .sign(bytes)
+            .map_err(|e| KeyError::Checkpoint(e.to_string()))
+    }
+
+    /// Signs `text` (lines ending in a newline) as a C2SP signed note.
+    pub fn sign_note(&self, text: &str) -> Result<String, KeyError> {
+        let mut note =
+            Note::new(text.as_bytes(), &[]).map_err(|e| KeyError::Checkpoint(e.to_string()))?;
+        note.add_sigs(&[&self.signer])
+            .map_err(|e| KeyError::Checkpoint(e.to_string()))?;
+        String::from_utf8(note.to_bytes()).map_err(|e| KeyError::Checkpoint(e.to_string()))
     }
 
     /// Signs a checkpoint of the tree of `size` leaves with root `root`: the signed note text.
     pub fn sign_checkpoint(&self, size: u64, root: Hash) -> Result<String, KeyError> {
         let checkpoint = Checkpoint::new(self.name(), size, root, "")
             .map_err(|e| KeyError::Checkpoint(e.to_string()))?;
-        let mut note = Note::new(&checkpoint.to_bytes(), &[])
-            .map_err(|e| KeyError::Checkpoint(e.to_string()))?;
-        note.add_sigs(&[&self.signer])
-            .map_err(|e| KeyError::Checkpoint(e.to_string()))?;
-        String::from_utf8(note.to_bytes()).map_err(|e| KeyError::Checkpoint(e.to_string()))
+        self.sign_note(&String::from_utf8_lossy(&checkpoint.to_bytes()))
     }
 }
 
@@ -184,8 +201,8 @@ pub struct VerifiedCheckpoint {
     pub root: Hash,
 }
 
-/// Checks a signed checkpoint against the hub's verifier key and reads it.
-pub fn verify_checkpoint(note: &str, verifier_key: &str) -> Result<VerifiedCheckpoint, KeyError> {
+/// Checks a signed note's signature by `verifier_key` and returns its text.
+pub fn verify_note(note: &str, verifier_key: &str) -> Result<Vec<u8>, KeyError> {
     let verifier = StandardVerifier::new(verifier_key.trim()).map_err(|e| KeyError::Format {
         kind: "verifier",
         message: e.to_string(),
@@ -199,8 +216,14 @@ pub fn verify_checkpoint(note: &str, verifier_key: &str) -> Result<VerifiedCheck
             }
             other => KeyError::Checkpoint(other.to_string()),
         })?;
+    Ok(note.text().to_vec())
+}
+
+/// Checks a signed checkpoint against the hub's verifier key and reads it.
+pub fn verify_checkpoint(note: &str, verifier_key: &str) -> Result<VerifiedCheckpoint, KeyError> {
+    let text = verify_note(note, verifier_key)?;
     let checkpoint =
-        Checkpoint::from_bytes(note.text()).map_err(|e| KeyError::Checkpoint(e.to_string()))?;
+        Checkpoint::from_bytes(&text).map_err(|e| KeyError::Checkpoint(e.to_string()))?;
     let name = verifier_key.split('+').next().unwrap_or_default();
     if checkpoint.origin() != name {
         return Err(KeyError::Checkpoint(format!(
@@ -222,7 +245,7 @@ mod tests {
 
     #[test]
     fn checkpoints_sign_and_verify() {
-        let (key, private) = HubKey::generate("hub.example/receipts").unwrap();
+        let (key, private) = NoteKey::generate("hub.example/receipts").unwrap();
         let root = leaf_hash(b"x");
         let note = key.sign_checkpoint(3, root).unwrap();
         assert!(note.starts_with("hub.example/receipts\n3\n"), "{note}");
@@ -233,12 +256,12 @@ mod tests {
         let checked = verify_checkpoint(&note, key.verifier_key()).unwrap();
         assert_eq!((checked.size, checked.root), (3, root));
         // The same key read back from its text signs identically verifiable notes.
-        let again = HubKey::from_text(&private).unwrap();
+        let again = NoteKey::from_text(&private).unwrap();
         assert_eq!(again.verifier_key(), key.verifier_key());
         // Base64 keys often hold '+': every one must read back.
         for _ in 0..64 {
-            let (key, private) = HubKey::generate("hub.example/receipts").unwrap();
-            let read = HubKey::from_text(&private).unwrap();
+            let (key, private) = NoteKey::generate("hub.example/receipts").unwrap();
+            let read = NoteKey::from_text(&private).unwrap();
             assert_eq!(read.verifier_key(), key.verifier_key(), "{private}");
         }
         verify_checkpoint(&again.sign_checkpoint(3, root).unwrap(), key.verifier_key()).unwrap();
@@ -246,8 +269,8 @@ mod tests {
 
     #[test]
     fn altered_or_foreign_checkpoints_fail() {
-        let (key, _) = HubKey::generate("hub.example/receipts").unwrap();
-        let (other, _) = HubKey::generate("hub.example/receipts").unwrap();
+        let (key, _) = NoteKey::generate("hub.example/receipts").unwrap();
+        let (other, _) = NoteKey::generate("hub.example/receipts").unwrap();
         let note = key.sign_checkpoint(3, leaf_hash(b"x")).unwrap();
         let altered = note.replacen("\n3\n", "\n4\n", 1);
         assert!(verify_checkpoint(&altered, key.verifier_key()).is_err());
@@ -259,13 +282,13 @@ mod tests {
     fn keys_are_created_once_and_reread() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keys/hub.key");
-        let first = HubKey::load_or_create(&path, "hub.example/receipts").unwrap();
-        let second = HubKey::load_or_create(&path, "ignored").unwrap();
+        let first = NoteKey::load_or_create(&path, "hub.example/receipts").unwrap();
+        let second = NoteKey::load_or_create(&path, "ignored").unwrap();
         assert_eq!(first.verifier_key(), second.verifier_key());
         let public = std::fs::read_to_string(path.with_extension("pub")).unwrap();
         assert_eq!(public.trim(), first.verifier_key());
         assert!(matches!(
-            HubKey::generate("bad name"),
+            NoteKey::generate("bad name"),
             Err(KeyError::Name(_))
         ));
     }

@@ -101,6 +101,70 @@ impl HashReader for MemoryHashes {
     }
 }
 
+/// Stored hashes per database row: the hash array is kept in blocks of this many consecutive
+/// storage indexes, so a batch of appends writes a few rows instead of two per leaf. 1 KiB rows
+/// stay below Postgres's TOAST threshold (about 2 KiB), so a block is never compressed or moved
+/// out of line.
+pub const BLOCK_HASHES: u64 = 32;
+
+/// The block holding storage index `index`.
+pub fn block_of(index: u64) -> u64 {
+    index / BLOCK_HASHES
+}
+
+/// The blocks an append to a tree of `size` leaves reads: those of its frontier, and the
+/// partly filled block the next hash goes into.
+pub fn append_blocks(size: u64) -> Vec<u64> {
+    let mut blocks: Vec<u64> = frontier(size).into_iter().map(block_of).collect();
+    blocks.push(block_of(stored_hash_count(size)));
+    blocks.sort_unstable();
+    blocks.dedup();
+    blocks
+}
+
+/// The blocks holding `indexes`.
+pub fn blocks_of(indexes: &[u64]) -> Vec<u64> {
+    let mut blocks: Vec<u64> = indexes.iter().copied().map(block_of).collect();
+    blocks.sort_unstable();
+    blocks.dedup();
+    blocks
+}
+
+impl MemoryHashes {
+    /// Stored hashes from block rows (block number, concatenated 32-byte hashes); `None` if a
+    /// row is not a whole number of hashes or is longer than a block.
+    pub fn from_blocks(rows: impl IntoIterator<Item = (u64, Vec<u8>)>) -> Option<Self> {
+        let mut hashes = HashMap::new();
+        for (block, bytes) in rows {
+            if bytes.len() % 32 != 0 || bytes.len() as u64 > BLOCK_HASHES * 32 {
+                return None;
+            }
+            for (offset, chunk) in bytes.chunks_exact(32).enumerate() {
+                let hash = Hash(chunk.try_into().ok()?);
+                hashes.insert(block * BLOCK_HASHES + offset as u64, hash);
+            }
+        }
+        Some(Self { hashes })
+    }
+
+    /// The rows to write after appending `added` (from [`MemoryHashes::append`]): each block it
+    /// touched, packed from the block's start as far as the hashes run.
+    pub fn touched_blocks(&self, added: &[(u64, Hash)]) -> Vec<(u64, Vec<u8>)> {
+        let indexes: Vec<u64> = added.iter().map(|(i, _)| *i).collect();
+        blocks_of(&indexes)
+            .into_iter()
+            .map(|block| {
+                let start = block * BLOCK_HASHES;
+                let bytes = (start..start + BLOCK_HASHES)
+                    .map_while(|i| self.hashes.get(&i))
+                    .flat_map(|h| h.0)
+                    .collect();
+                (block, bytes)
+            })
+            .collect()
+    }
+}
+
 /// A whole tree built from its leaf hashes, in memory: what an export and an offline check use.
 pub fn build(leaves: impl IntoIterator<Item = Hash>) -> Result<(MemoryHashes, u64), TreeError> {
     let mut hashes = MemoryHashes::default();
@@ -333,6 +397,45 @@ mod tests {
             );
             assert_eq!(only.root(size).unwrap(), full.root(size).unwrap(), "{size}");
         }
+    }
+
+    #[test]
+    fn blocks_store_what_appending_adds() {
+        // Grow a tree in uneven batches, keeping only block rows between them, as the database
+        // does; the blocks must hold exactly the whole tree's stored hashes.
+        let leaves: Vec<Hash> = (0..1000u32).map(|i| leaf_hash(&i.to_le_bytes())).collect();
+        let (full, _) = build(leaves.iter().copied()).unwrap();
+        let mut rows: HashMap<u64, Vec<u8>> = HashMap::new();
+        let mut size = 0u64;
+        for batch in [1usize, 2, 3, 130, 7, 300, 57, 500] {
+            let wanted = append_blocks(size);
+            let mut hashes = MemoryHashes::from_blocks(
+                wanted
+                    .iter()
+                    .filter_map(|b| rows.get(b).map(|r| (*b, r.clone()))),
+            )
+            .unwrap();
+            let added = hashes
+                .append(
+                    size,
+                    leaves[size as usize..size as usize + batch].iter().copied(),
+                )
+                .unwrap();
+            for (block, bytes) in hashes.touched_blocks(&added) {
+                rows.insert(block, bytes);
+            }
+            size += batch as u64;
+        }
+        let stored = MemoryHashes::from_blocks(rows.clone()).unwrap();
+        for index in 0..stored_count(size) {
+            assert_eq!(
+                stored.read_hashes(&[index]).unwrap(),
+                full.read_hashes(&[index]).unwrap(),
+                "stored hash {index}"
+            );
+        }
+        assert_eq!(stored.root(size).unwrap(), full.root(size).unwrap());
+        assert!(MemoryHashes::from_blocks([(0, vec![0; 33])]).is_none());
     }
 
     proptest! {

@@ -10,7 +10,7 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::caller;
+use super::{caller, deny};
 use crate::error::ApiError;
 use crate::hub::{Hub, now_micros};
 use crate::identity::{Caller, Role};
@@ -22,7 +22,7 @@ use crate::proto::{
     GetInclusionProofResponse, QueryEventsRequest, QueryEventsResponse, ReceiptEvent,
     ReceiptEventBatch,
 };
-use crate::receipts::entry::{Entry, EventKind, NewEvent};
+use crate::receipts::entry::{Entry, EventKind};
 use crate::receipts::tree::{self, Hash};
 use crate::store::{EventFilter, Store};
 
@@ -60,16 +60,9 @@ fn proof_bytes(proof: &[Hash]) -> Vec<Vec<u8>> {
 }
 
 impl<S: Store> AuditApi<S> {
-    /// Records that `who` was refused `what`, and returns the refusal.
+    /// Records that `who` was refused `method`, and returns the refusal.
     async fn deny(&self, who: &Caller, method: &str, reason: String) -> Status {
-        let event = NewEvent::new(EventKind::Denied, &who.name, now_micros())
-            .with("method", method)
-            .with("reason", reason.clone())
-            .with("role", who.role.to_string());
-        if let Err(error) = self.hub.store.record_events(vec![event]).await {
-            tracing::warn!(%error, "could not record a denied event");
-        }
-        ApiError::PermissionDenied(reason).into()
+        deny(&self.hub, who, method, reason).await.into()
     }
 
     /// The caller, if it may read the audit API at all (auditors and members).

@@ -9,10 +9,10 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::{caller, require, timestamp};
+use super::{caller, record, require, timestamp};
 use crate::error::ApiError;
 use crate::hub::{Hub, now_micros};
-use crate::identity::Role;
+use crate::identity::{Caller, Role};
 use crate::pipeline::{Submission, content_hash, idempotency_key, prepare};
 use crate::proto::member_service_server::MemberService;
 use crate::proto::{
@@ -20,7 +20,8 @@ use crate::proto::{
     NotRepresentable, Receipt, ReceiverStatus, SubmitRequest, SubmitResponse, SubscribeRequest,
     SubscribeResponse,
 };
-use crate::store::{self, AckOutcome, DeliveryRecord, Store, Stored};
+use crate::receipts::entry::{EventKind, NewEvent};
+use crate::store::{self, AckJob, AckOutcome, DeliveryRecord, Store, Stored};
 
 /// Deliveries read per query while streaming.
 const PAGE: i64 = 256;
@@ -74,6 +75,8 @@ fn delivery(record: &DeliveryRecord) -> Delivery {
             })
             .collect(),
         accepted_at: Some(timestamp(record.accepted_at)),
+        attestation: record.attestation.clone(),
+        issuer_signature: record.issuer_signature.clone().unwrap_or_default(),
     }
 }
 
@@ -95,8 +98,32 @@ fn duplicate_or_conflict(stored: Stored) -> Result<SubmitResponse, ApiError> {
 
 impl<S: Store> MemberApi<S> {
     async fn submit(&self, request: Request<SubmitRequest>) -> Result<SubmitResponse, ApiError> {
-        let sender = require(&request, Role::Member, "Submit")?;
+        let sender = require(&self.hub, &request, Role::Member, "Submit").await?;
         let request = request.into_inner();
+        let result = self.accept(&sender, &request).await;
+        if let Err(error) = &result
+            && error.is_refusal()
+        {
+            let mut event = NewEvent::new(EventKind::Refused, &sender.name, now_micros())
+                .with(
+                    "code",
+                    format!("{:?}", tonic::Status::from(error.clone()).code()),
+                )
+                .with("reason", error.to_string())
+                .with("content_sha256", content_hash(&request.document));
+            event.sender = Some(sender.name.clone());
+            event.agreement = Some(request.agreement.clone()).filter(|a| !a.is_empty());
+            record(&self.hub, event).await;
+        }
+        result
+    }
+
+    /// Checks, translates and stores a submission; every error is a refusal or a failure.
+    async fn accept(
+        &self,
+        sender: &Caller,
+        request: &SubmitRequest,
+    ) -> Result<SubmitResponse, ApiError> {
         let limit = self.hub.settings.max_document_bytes;
         if request.document.is_empty() {
             return Err(ApiError::invalid("document", "empty"));
@@ -127,12 +154,15 @@ impl<S: Store> MemberApi<S> {
         let registry = self.hub.registry();
         let submission = prepare(
             &registry,
+            &self.hub.settings.key,
             Submission {
                 sender: &sender.name,
                 agreement: &request.agreement,
                 profile: &request.profile,
                 document: &request.document,
                 idempotency_key: &request.idempotency_key,
+                signature: &request.signature,
+                signature_key_id: request.signature_key_id,
             },
             now_micros(),
         )?;
@@ -145,7 +175,7 @@ impl<S: Store> MemberApi<S> {
     }
 
     async fn ack(&self, request: Request<AckRequest>) -> Result<AckResponse, ApiError> {
-        let receiver = require(&request, Role::Member, "Ack")?;
+        let receiver = require(&self.hub, &request, Role::Member, "Ack").await?;
         let ids = request.into_inner().delivery_ids;
         if ids.len() > MAX_ACK_IDS {
             return Err(ApiError::invalid(
@@ -153,18 +183,17 @@ impl<S: Store> MemberApi<S> {
                 format!("{} ids, over the limit of {MAX_ACK_IDS}", ids.len()),
             ));
         }
-        match self
-            .hub
-            .store
-            .acknowledge(&receiver.name, &ids, now_micros())
-            .await?
-        {
-            AckOutcome::Acknowledged(count) => {
-                self.hub.cache.remove(&ids);
-                Ok(AckResponse {
-                    acknowledged: count,
-                })
-            }
+        if ids.is_empty() {
+            return Ok(AckResponse { acknowledged: 0 });
+        }
+        let job = AckJob {
+            receiver: receiver.name.clone(),
+            delivery_ids: ids,
+        };
+        match self.hub.writer.acknowledge(job).await? {
+            AckOutcome::Acknowledged(count) => Ok(AckResponse {
+                acknowledged: count,
+            }),
             AckOutcome::NotYours(id) => Err(ApiError::PermissionDenied(format!(
                 "delivery {id} is not addressed to {:?}; nothing was acknowledged",
                 receiver.name
@@ -313,7 +342,7 @@ impl<S: Store> MemberService for MemberApi<S> {
         &self,
         request: Request<SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
-        let receiver = require(&request, Role::Member, "Subscribe")?;
+        let receiver = require(&self.hub, &request, Role::Member, "Subscribe").await?;
         let request = request.into_inner();
         let after = i64::try_from(request.after_sequence)
             .map_err(|_| Status::from(ApiError::invalid("after_sequence", "out of range")))?;

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use originhub_core::agreement::{AgreementDef, MemberDef};
+use originhub_core::agreement::AgreementDef;
 use tonic::{Request, Response, Status};
 
 use super::require;
@@ -20,7 +20,7 @@ use crate::proto::{
     PutAgreementRequest, PutAgreementResponse, PutMemberRequest, PutMemberResponse,
     PutProfileRequest, PutProfileResponse,
 };
-use crate::registry::{RegistryError, compile_profile};
+use crate::registry::{RegistryError, compile_profile, parse_member};
 use crate::store::{ProfilePut, ProfileRow, Store};
 
 /// The operator API over a hub.
@@ -36,11 +36,6 @@ impl<S> OperatorApi<S> {
     }
 }
 
-fn operator<T>(request: &Request<T>, method: &str) -> Result<(), Status> {
-    require(request, Role::Operator, method)?;
-    Ok(())
-}
-
 fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
@@ -51,7 +46,7 @@ impl<S: Store> OperatorService for OperatorApi<S> {
         &self,
         request: Request<ListMembersRequest>,
     ) -> Result<Response<ListMembersResponse>, Status> {
-        operator(&request, "ListMembers")?;
+        require(&self.hub, &request, Role::Operator, "ListMembers").await?;
         let registry = self.hub.registry();
         let members = registry
             .members
@@ -68,7 +63,7 @@ impl<S: Store> OperatorService for OperatorApi<S> {
         &self,
         request: Request<GetMemberRequest>,
     ) -> Result<Response<GetMemberResponse>, Status> {
-        operator(&request, "GetMember")?;
+        require(&self.hub, &request, Role::Operator, "GetMember").await?;
         let id = request.into_inner().id;
         let registry = self.hub.registry();
         let (_, toml) = registry
@@ -87,11 +82,9 @@ impl<S: Store> OperatorService for OperatorApi<S> {
         &self,
         request: Request<PutMemberRequest>,
     ) -> Result<Response<PutMemberResponse>, Status> {
-        operator(&request, "PutMember")?;
+        require(&self.hub, &request, Role::Operator, "PutMember").await?;
         let toml = request.into_inner().toml;
-        let def = MemberDef::parse(&toml, "member")
-            .map_err(RegistryError::from)
-            .map_err(ApiError::from)?;
+        let (def, _) = parse_member(&toml, "member").map_err(ApiError::from)?;
         self.hub
             .store
             .put_member(&def.id, &toml, now_micros())
@@ -108,7 +101,7 @@ impl<S: Store> OperatorService for OperatorApi<S> {
         &self,
         request: Request<ListAgreementsRequest>,
     ) -> Result<Response<ListAgreementsResponse>, Status> {
-        operator(&request, "ListAgreements")?;
+        require(&self.hub, &request, Role::Operator, "ListAgreements").await?;
         let registry = self.hub.registry();
         let agreements = registry
             .agreements
@@ -125,7 +118,7 @@ impl<S: Store> OperatorService for OperatorApi<S> {
         &self,
         request: Request<GetAgreementRequest>,
     ) -> Result<Response<GetAgreementResponse>, Status> {
-        operator(&request, "GetAgreement")?;
+        require(&self.hub, &request, Role::Operator, "GetAgreement").await?;
         let id = request.into_inner().id;
         let registry = self.hub.registry();
         let (_, toml) = registry
@@ -144,7 +137,7 @@ impl<S: Store> OperatorService for OperatorApi<S> {
         &self,
         request: Request<PutAgreementRequest>,
     ) -> Result<Response<PutAgreementResponse>, Status> {
-        operator(&request, "PutAgreement")?;
+        require(&self.hub, &request, Role::Operator, "PutAgreement").await?;
         let toml = request.into_inner().toml;
         let def = AgreementDef::parse(&toml, "agreement")
             .map_err(RegistryError::from)
@@ -170,7 +163,7 @@ impl<S: Store> OperatorService for OperatorApi<S> {
         &self,
         request: Request<ListProfilesRequest>,
     ) -> Result<Response<ListProfilesResponse>, Status> {
-        operator(&request, "ListProfiles")?;
+        require(&self.hub, &request, Role::Operator, "ListProfiles").await?;
         let registry = self.hub.registry();
         let profiles = registry
             .profiles
@@ -188,7 +181,7 @@ impl<S: Store> OperatorService for OperatorApi<S> {
         &self,
         request: Request<GetProfileRequest>,
     ) -> Result<Response<GetProfileResponse>, Status> {
-        operator(&request, "GetProfile")?;
+        require(&self.hub, &request, Role::Operator, "GetProfile").await?;
         let GetProfileRequest { id, version } = request.into_inner();
         let registry = self.hub.registry();
         let entry = registry
@@ -218,7 +211,7 @@ impl<S: Store> OperatorService for OperatorApi<S> {
         &self,
         request: Request<PutProfileRequest>,
     ) -> Result<Response<PutProfileResponse>, Status> {
-        operator(&request, "PutProfile")?;
+        require(&self.hub, &request, Role::Operator, "PutProfile").await?;
         let toml = request.into_inner().toml;
         let plan = compile_profile(&toml, "profile").map_err(ApiError::from)?;
         let row = ProfileRow {
@@ -255,7 +248,7 @@ impl<S: Store> OperatorService for OperatorApi<S> {
         &self,
         request: Request<GetDeliveryStatsRequest>,
     ) -> Result<Response<GetDeliveryStatsResponse>, Status> {
-        operator(&request, "GetDeliveryStats")?;
+        require(&self.hub, &request, Role::Operator, "GetDeliveryStats").await?;
         let rows = self.hub.store.stats().await.map_err(ApiError::from)?;
         Ok(Response::new(GetDeliveryStatsResponse {
             rows: rows

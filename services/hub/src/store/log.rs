@@ -3,13 +3,15 @@
 //!
 //! Appending happens inside the caller's transaction after it took the write lock, so leaves get
 //! consecutive indexes in commit order and a leaf is committed with the rows it describes. The
-//! append reads only the tree's frontier (at most 64 hashes) and inserts the leaves and their new
-//! stored hashes; `idx` is the primary key of both tables, so two writers can never fork the log.
+//! append reads only the blocks holding the tree's frontier and inserts the leaves; the new
+//! stored hashes go into blocks of 256 (one row each, rewritten while it fills), so a batch
+//! writes a few hash rows rather than two per leaf. `idx` is the leaves' primary key, so two
+//! writers can never fork the log.
 
 use std::future::Future;
 
 use crate::receipts::entry::NewEvent;
-use crate::receipts::tree::{Hash, MemoryHashes};
+use crate::receipts::tree::MemoryHashes;
 
 use super::StoreError;
 
@@ -88,24 +90,51 @@ pub(super) fn to_u64(value: i64) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("negative log index {value}")))
 }
 
-pub(super) fn to_hash(bytes: Vec<u8>) -> Result<Hash, StoreError> {
-    bytes
-        .try_into()
-        .map(Hash)
-        .map_err(|_| StoreError::Corrupt("a stored log hash is not 32 bytes".into()))
-}
-
 macro_rules! impl_receipt_log {
     ($store:ty, $db:ty) => {
         impl $store {
+            /// The stored hashes in `blocks` (rows that do not exist yet are left out).
+            async fn hash_blocks(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                blocks: &[u64],
+            ) -> Result<$crate::receipts::tree::MemoryHashes, $crate::store::StoreError> {
+                use $crate::store::log::{to_i64, to_u64};
+                let mut rows = Vec::with_capacity(blocks.len());
+                for chunk in blocks.chunks($crate::store::sql::ROWS_PER_INSERT) {
+                    let mut select = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT block, hashes FROM log_hash_blocks WHERE block IN (",
+                    );
+                    let mut list = select.separated(", ");
+                    for block in chunk {
+                        list.push_bind(to_i64(*block)?);
+                    }
+                    select.push(")");
+                    let found: Vec<(i64, Vec<u8>)> =
+                        select.build_query_as().fetch_all(&mut *conn).await?;
+                    for (block, bytes) in found {
+                        rows.push((to_u64(block)?, bytes));
+                    }
+                }
+                $crate::receipts::tree::MemoryHashes::from_blocks(rows).ok_or_else(|| {
+                    $crate::store::StoreError::Corrupt("a receipt-log hash block is malformed".into())
+                })
+            }
+
+            /// The same store, writing no receipt log: only for measuring what the log costs
+            /// (`originhub-load` runs the hub both ways). Never for serving members.
+            #[doc(hidden)]
+            pub fn without_receipt_log_for_measurement(mut self) -> Self {
+                self.receipts = false;
+                self
+            }
+
             /// Appends `events` to the log inside `tx`, which holds the write lock.
             async fn append_log(
                 tx: &mut <$db as sqlx::Database>::Connection,
                 events: Vec<$crate::receipts::entry::NewEvent>,
             ) -> Result<(), $crate::store::StoreError> {
-                use $crate::receipts::tree::{MemoryHashes, frontier, leaf_hash};
-                use $crate::store::log::{to_hash, to_i64, to_u64};
-                use $crate::store::sql::ROWS_PER_INSERT;
+                use $crate::receipts::tree::{append_blocks, leaf_hash};
+                use $crate::store::log::{to_i64, to_u64};
                 if events.is_empty() {
                     return Ok(());
                 }
@@ -114,23 +143,7 @@ macro_rules! impl_receipt_log {
                         .fetch_one(&mut *tx)
                         .await?;
                 let size = to_u64(size)?;
-                let wanted = frontier(size);
-                let mut known = Vec::with_capacity(wanted.len());
-                if !wanted.is_empty() {
-                    let mut select =
-                        sqlx::QueryBuilder::<$db>::new("SELECT idx, hash FROM log_hashes WHERE idx IN (");
-                    let mut list = select.separated(", ");
-                    for index in &wanted {
-                        list.push_bind(to_i64(*index)?);
-                    }
-                    select.push(")");
-                    let rows: Vec<(i64, Vec<u8>)> =
-                        select.build_query_as().fetch_all(&mut *tx).await?;
-                    for (index, hash) in rows {
-                        known.push((to_u64(index)?, to_hash(hash)?));
-                    }
-                }
-                let mut hashes = MemoryHashes::new(known);
+                let mut hashes = Self::hash_blocks(&mut *tx, &append_blocks(size)).await?;
                 let entries: Vec<_> = events
                     .into_iter()
                     .zip(size..)
@@ -145,46 +158,19 @@ macro_rules! impl_receipt_log {
                     .map_err(|e| {
                         $crate::store::StoreError::Corrupt(format!("receipt log frontier: {e}"))
                     })?;
-                for chunk in entries.chunks(ROWS_PER_INSERT) {
-                    let mut insert = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO receipt_log (idx, kind, at, member, sender, receiver, \
-                         tracking_id, certificate_id, agreement, delivery_id, entry) ",
-                    );
-                    let mut failed = None;
-                    insert.push_values(chunk, |mut row, (entry, leaf)| {
-                        let index = to_i64(entry.index).unwrap_or_else(|e| {
-                            failed = Some(e);
-                            -1
-                        });
-                        row.push_bind(index)
-                            .push_bind(entry.kind.as_str())
-                            .push_bind(entry.at)
-                            .push_bind(&entry.member)
-                            .push_bind(&entry.sender)
-                            .push_bind(&entry.receiver)
-                            .push_bind(&entry.tracking_id)
-                            .push_bind(&entry.certificate_id)
-                            .push_bind(&entry.agreement)
-                            .push_bind(&entry.delivery_id)
-                            .push_bind(leaf);
-                    });
-                    if let Some(error) = failed {
-                        return Err(error);
-                    }
-                    insert.build().execute(&mut *tx).await?;
-                }
-                for chunk in added.chunks(ROWS_PER_INSERT) {
-                    let mut insert =
-                        sqlx::QueryBuilder::<$db>::new("INSERT INTO log_hashes (idx, hash) ");
-                    let rows: Vec<(i64, Vec<u8>)> = chunk
-                        .iter()
-                        .map(|(index, hash)| Ok((to_i64(*index)?, hash.0.to_vec())))
-                        .collect::<Result<_, $crate::store::StoreError>>()?;
-                    insert.push_values(rows, |mut row, (index, hash)| {
-                        row.push_bind(index).push_bind(hash);
-                    });
-                    insert.build().execute(&mut *tx).await?;
-                }
+                Self::insert_leaves(&mut *tx, &entries).await?;
+                let blocks = hashes.touched_blocks(&added);
+                let mut upsert =
+                    sqlx::QueryBuilder::<$db>::new("INSERT INTO log_hash_blocks (block, hashes) ");
+                let rows: Vec<(i64, Vec<u8>)> = blocks
+                    .into_iter()
+                    .map(|(block, bytes)| Ok((to_i64(block)?, bytes)))
+                    .collect::<Result<_, $crate::store::StoreError>>()?;
+                upsert.push_values(rows, |mut row, (block, bytes)| {
+                    row.push_bind(block).push_bind(bytes);
+                });
+                upsert.push(" ON CONFLICT (block) DO UPDATE SET hashes = excluded.hashes");
+                upsert.build().execute(&mut *tx).await?;
                 Ok(())
             }
         }
@@ -202,23 +188,8 @@ macro_rules! impl_receipt_log {
                 &self,
                 indexes: &[u64],
             ) -> Result<$crate::receipts::tree::MemoryHashes, $crate::store::StoreError> {
-                use $crate::store::log::{to_hash, to_i64, to_u64};
-                let mut known = Vec::with_capacity(indexes.len());
-                for chunk in indexes.chunks($crate::store::sql::ROWS_PER_INSERT) {
-                    let mut select =
-                        sqlx::QueryBuilder::<$db>::new("SELECT idx, hash FROM log_hashes WHERE idx IN (");
-                    let mut list = select.separated(", ");
-                    for index in chunk {
-                        list.push_bind(to_i64(*index)?);
-                    }
-                    select.push(")");
-                    let rows: Vec<(i64, Vec<u8>)> =
-                        select.build_query_as().fetch_all(&self.pool).await?;
-                    for (index, hash) in rows {
-                        known.push((to_u64(index)?, to_hash(hash)?));
-                    }
-                }
-                Ok($crate::receipts::tree::MemoryHashes::new(known))
+                let mut conn = self.pool.acquire().await?;
+                Self::hash_blocks(&mut *conn, &$crate::receipts::tree::blocks_of(indexes)).await
             }
 
             async fn log_entries(

@@ -51,5 +51,10 @@ pub(super) fn postgres() -> Migrator {
             "receipt log",
             include_str!("../../../../migrations/postgres/0002_receipt_log.sql"),
         ),
+        (
+            3,
+            "lz4 for large values",
+            include_str!("../../../../migrations/postgres/0003_toast_lz4.sql"),
+        ),
     ])
 }

@@ -62,6 +62,8 @@ pub struct NewDelivery {
     pub document: Vec<u8>,
     /// SHA-256 of `document`, lower-case hex.
     pub document_hash: String,
+    /// The hub's attestation of this delivery (a signed note).
+    pub attestation: String,
     /// Canonical fields the receiver's profile cannot express.
     pub not_representable: Vec<NotRepresentable>,
 }
@@ -96,6 +98,8 @@ pub struct NewSubmission {
     pub original: Vec<u8>,
     /// The canonical record as JSON.
     pub canonical: String,
+    /// The issuer's signature of `original` and the verifier key that checked it.
+    pub issuer: Option<(Vec<u8>, String)>,
     /// When the hub accepted it, Unix microseconds.
     pub accepted_at: i64,
     /// One per receiver, in routing order.
@@ -154,6 +158,17 @@ pub struct StoredBatch {
     pub outcomes: Vec<Stored>,
     /// The deliveries created, in sequence order.
     pub deliveries: Vec<DeliveryRecord>,
+    /// One per acknowledgement job, in order.
+    pub acks: Vec<AckOutcome>,
+}
+
+/// A receiver acknowledging deliveries: all of them, or none if one is unknown or not its.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AckJob {
+    /// The acknowledging member.
+    pub receiver: String,
+    /// Delivery ids.
+    pub delivery_ids: Vec<String>,
 }
 
 /// A stored delivery as a receiver gets it.
@@ -187,6 +202,10 @@ pub struct DeliveryRecord {
     pub not_representable: Vec<NotRepresentable>,
     /// Unix microseconds.
     pub accepted_at: i64,
+    /// The hub's attestation (a signed note).
+    pub attestation: String,
+    /// The issuer's signature of `original`, if it signed.
+    pub issuer_signature: Option<Vec<u8>>,
 }
 
 /// Where one receiver's delivery stands.
@@ -280,11 +299,14 @@ pub trait Store: ReceiptLog {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
-    /// Stores a batch of submissions in one transaction: one outcome per submission, in order,
-    /// and the deliveries it created with their sequence numbers.
-    fn store_batch(
+    /// Writes a batch in one transaction: the submissions (one outcome each, in order, and the
+    /// deliveries created with their sequence numbers), the acknowledgements (one outcome per
+    /// job, applied at `acked_at`), and their receipt events.
+    fn write_batch(
         &self,
         batch: &[NewSubmission],
+        acks: &[AckJob],
+        acked_at: i64,
     ) -> impl Future<Output = Result<StoredBatch, StoreError>> + Send;
 
     /// The receipt and content hash stored under a sender's idempotency key.
@@ -308,14 +330,6 @@ pub trait Store: ReceiptLog {
         &self,
         delivery_ids: &[String],
     ) -> impl Future<Output = Result<Vec<DeliveryRecord>, StoreError>> + Send;
-
-    /// Marks the receiver's deliveries acknowledged, all or none.
-    fn acknowledge(
-        &self,
-        receiver: &str,
-        delivery_ids: &[String],
-        at: i64,
-    ) -> impl Future<Output = Result<AckOutcome, StoreError>> + Send;
 
     /// A submission and its deliveries.
     fn status(
@@ -381,6 +395,9 @@ pub(crate) fn accepted_event(s: &NewSubmission) -> NewEvent {
         .with("content_sha256", s.content_hash.clone())
         .with("sender_profile", s.sender_profile.clone())
         .with("receivers", receivers.join(","));
+    if let Some((_, key)) = &s.issuer {
+        event = event.with("issuer_key", key.clone());
+    }
     event.sender = Some(s.sender.clone());
     event.tracking_id = Some(s.tracking_id.clone());
     event.certificate_id = Some(s.certificate_id.clone());
@@ -395,7 +412,11 @@ pub(crate) fn queued_event(s: &NewSubmission, d: &NewDelivery) -> NewEvent {
         .with("content_sha256", s.content_hash.clone())
         .with("sender_profile", s.sender_profile.clone())
         .with("document_sha256", d.document_hash.clone())
-        .with("profile", d.profile.clone());
+        .with("profile", d.profile.clone())
+        .with(
+            "attestation_sha256",
+            crate::pipeline::content_hash(d.attestation.as_bytes()),
+        );
     event.sender = Some(s.sender.clone());
     event.receiver = Some(d.receiver.clone());
     event.tracking_id = Some(s.tracking_id.clone());

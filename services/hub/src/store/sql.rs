@@ -13,20 +13,25 @@ macro_rules! impl_store {
                 $name
             }
 
-            async fn store_batch(
+            async fn write_batch(
                 &self,
                 batch: &[$crate::store::NewSubmission],
+                acks: &[$crate::store::AckJob],
+                acked_at: i64,
             ) -> Result<$crate::store::StoredBatch, $crate::store::StoreError> {
                 use std::collections::{HashMap, HashSet};
                 use $crate::store::{Stored, encode_losses, sql::ROWS_PER_INSERT};
 
                 let mut tx = self.begin_write().await?;
                 let mut created = HashSet::new();
+                if batch.is_empty() && acks.is_empty() {
+                    return Ok($crate::store::StoredBatch::default());
+                }
                 for chunk in batch.chunks(ROWS_PER_INSERT) {
                     let mut insert = sqlx::QueryBuilder::<$db>::new(
                         "INSERT INTO submissions (tracking_id, sender, agreement, certificate_id, \
                          idempotency_key, content_hash, sender_profile, original, canonical, \
-                         receivers, accepted_at) ",
+                         receivers, accepted_at, issuer_signature, issuer_key) ",
                     );
                     insert.push_values(chunk, |mut row, s| {
                         let receivers: Vec<&str> =
@@ -41,7 +46,9 @@ macro_rules! impl_store {
                             .push_bind(&s.original)
                             .push_bind(&s.canonical)
                             .push_bind(receivers.join(","))
-                            .push_bind(s.accepted_at);
+                            .push_bind(s.accepted_at)
+                            .push_bind(s.issuer.as_ref().map(|(signature, _)| signature))
+                            .push_bind(s.issuer.as_ref().map(|(_, key)| key));
                     });
                     insert.push(
                         " ON CONFLICT (sender, idempotency_key) DO NOTHING RETURNING tracking_id",
@@ -90,7 +97,7 @@ macro_rules! impl_store {
                 for chunk in deliveries.chunks(ROWS_PER_INSERT) {
                     let mut insert = sqlx::QueryBuilder::<$db>::new(
                         "INSERT INTO deliveries (delivery_id, tracking_id, receiver, profile, \
-                         document, not_representable, state, created_at) ",
+                         document, not_representable, state, created_at, attestation) ",
                     );
                     insert.push_values(chunk, |mut row, (s, d)| {
                         row.push_bind(&d.delivery_id)
@@ -100,22 +107,28 @@ macro_rules! impl_store {
                             .push_bind(&d.document)
                             .push_bind(encode_losses(&d.not_representable))
                             .push_bind("pending")
-                            .push_bind(s.accepted_at);
+                            .push_bind(s.accepted_at)
+                            .push_bind(&d.attestation);
                     });
                     insert.push(" RETURNING seq, delivery_id");
                     let rows: Vec<(i64, String)> = insert.build_query_as().fetch_all(&mut *tx).await?;
                     sequences.extend(rows.into_iter().map(|(seq, id)| (id, seq)));
                 }
-                // One "accepted" event per submission, one "queued" per delivery, appended to the
-                // receipt log in this transaction.
+                let (ack_outcomes, ack_events) = Self::apply_acks(&mut *tx, acks, acked_at).await?;
+                // One "accepted" event per submission, one "queued" per delivery, one
+                // "acknowledged" per delivery acknowledged, appended to the receipt log in this
+                // transaction.
                 let events = fresh
                     .iter()
                     .flat_map(|s| {
                         std::iter::once($crate::store::accepted_event(s))
                             .chain(s.deliveries.iter().map(move |d| $crate::store::queued_event(s, d)))
                     })
+                    .chain(ack_events)
                     .collect();
-                Self::append_log(&mut *tx, events).await?;
+                if self.receipts {
+                    Self::append_log(&mut *tx, events).await?;
+                }
                 tx.commit().await?;
                 let mut records: Vec<_> = deliveries
                     .iter()
@@ -134,10 +147,16 @@ macro_rules! impl_store {
                         original_hash: s.content_hash.clone(),
                         not_representable: d.not_representable.clone(),
                         accepted_at: s.accepted_at,
+                        attestation: d.attestation.clone(),
+                        issuer_signature: s.issuer.as_ref().map(|(signature, _)| signature.clone()),
                     })
                     .collect();
                 records.sort_by_key(|r| r.sequence);
-                Ok($crate::store::StoredBatch { outcomes, deliveries: records })
+                Ok($crate::store::StoredBatch {
+                    outcomes,
+                    deliveries: records,
+                    acks: ack_outcomes,
+                })
             }
 
             async fn find_by_key(
@@ -172,14 +191,15 @@ macro_rules! impl_store {
             ) -> Result<Vec<$crate::store::DeliveryRecord>, $crate::store::StoreError> {
                 type Row = (
                     String, i64, String, String, String, String, String, String, Vec<u8>,
-                    Vec<u8>, String, String, String, i64,
+                    Vec<u8>, String, String, String, i64, String, Option<Vec<u8>>,
                 );
                 let mut records = Vec::with_capacity(delivery_ids.len());
                 for chunk in delivery_ids.chunks($crate::store::sql::ROWS_PER_INSERT) {
                     let mut select = sqlx::QueryBuilder::<$db>::new(
                         "SELECT d.receiver, d.seq, d.delivery_id, d.tracking_id, s.certificate_id, \
                          s.agreement, s.sender, d.profile, d.document, s.original, s.sender_profile, \
-                         s.content_hash, d.not_representable, s.accepted_at \
+                         s.content_hash, d.not_representable, s.accepted_at, d.attestation, \
+                         s.issuer_signature \
                          FROM deliveries d JOIN submissions s ON s.tracking_id = d.tracking_id \
                          WHERE d.delivery_id IN (",
                     );
@@ -205,91 +225,12 @@ macro_rules! impl_store {
                             original_hash: r.11,
                             not_representable: $crate::store::decode_losses(&r.12)?,
                             accepted_at: r.13,
+                            attestation: r.14,
+                            issuer_signature: r.15,
                         });
                     }
                 }
                 Ok(records)
-            }
-
-            async fn acknowledge(
-                &self,
-                receiver: &str,
-                delivery_ids: &[String],
-                at: i64,
-            ) -> Result<$crate::store::AckOutcome, $crate::store::StoreError> {
-                use std::collections::HashMap;
-                use $crate::store::{AckOutcome, sql::ROWS_PER_INSERT};
-                if delivery_ids.is_empty() {
-                    return Ok(AckOutcome::Acknowledged(0));
-                }
-                let mut tx = self.begin_write().await?;
-                // The receipt log takes leaves one writer at a time.
-                Self::lock_writes(&mut tx).await?;
-                // Set-based: one SELECT, one UPDATE and one append per chunk, whatever the count.
-                let mut changed = 0u32;
-                for chunk in delivery_ids.chunks(ROWS_PER_INSERT) {
-                    let mut select = sqlx::QueryBuilder::<$db>::new(
-                        "SELECT d.delivery_id, d.receiver, d.state, d.tracking_id, s.sender, \
-                         s.certificate_id, s.agreement \
-                         FROM deliveries d JOIN submissions s ON s.tracking_id = d.tracking_id \
-                         WHERE d.delivery_id IN (",
-                    );
-                    let mut list = select.separated(", ");
-                    for id in chunk {
-                        list.push_bind(id);
-                    }
-                    select.push(")");
-                    type Row = (String, String, String, String, String, String, String);
-                    let rows: Vec<Row> = select.build_query_as().fetch_all(&mut *tx).await?;
-                    let found: HashMap<&str, &Row> =
-                        rows.iter().map(|r| (r.0.as_str(), r)).collect();
-                    let mut pending = Vec::new();
-                    for id in chunk {
-                        match found.get(id.as_str()) {
-                            None => return Ok(AckOutcome::Unknown(id.clone())),
-                            Some(row) if row.1 != receiver => return Ok(AckOutcome::NotYours(id.clone())),
-                            Some(row) if row.2 == "pending" => pending.push(*row),
-                            Some(_) => {}
-                        }
-                    }
-                    pending.sort_by(|a, b| a.0.cmp(&b.0));
-                    pending.dedup_by(|a, b| a.0 == b.0);
-                    if pending.is_empty() {
-                        continue;
-                    }
-                    let mut update = sqlx::QueryBuilder::<$db>::new(
-                        "UPDATE deliveries SET state = 'acknowledged', acknowledged_at = ",
-                    );
-                    update.push_bind(at);
-                    update.push(" WHERE state = 'pending' AND delivery_id IN (");
-                    let mut list = update.separated(", ");
-                    for row in &pending {
-                        list.push_bind(&row.0);
-                    }
-                    update.push(")");
-                    update.build().execute(&mut *tx).await?;
-                    let events = pending
-                        .iter()
-                        .map(|d| {
-                            let mut event = $crate::receipts::entry::NewEvent::new(
-                                $crate::receipts::entry::EventKind::Acknowledged,
-                                receiver,
-                                at,
-                            );
-                            event.receiver = Some(receiver.to_owned());
-                            event.sender = Some(d.4.clone());
-                            event.tracking_id = Some(d.3.clone());
-                            event.certificate_id = Some(d.5.clone());
-                            event.agreement = Some(d.6.clone());
-                            event.delivery_id = Some(d.0.clone());
-                            event
-                        })
-                        .collect();
-                    Self::append_log(&mut *tx, events).await?;
-                    changed += u32::try_from(pending.len()).unwrap_or(u32::MAX);
-                }
-                tx.commit().await?;
-                Ok(AckOutcome::Acknowledged(changed))
             }
 
             async fn status(
@@ -444,6 +385,103 @@ macro_rules! impl_store {
         }
 
         impl $store {
+            /// Applies acknowledgements inside a batch (after the write lock): each job all or
+            /// nothing. Returns one outcome per job and an "acknowledged" event per delivery that
+            /// changed state.
+            async fn apply_acks(
+                tx: &mut <$db as sqlx::Database>::Connection,
+                acks: &[$crate::store::AckJob],
+                at: i64,
+            ) -> Result<
+                (Vec<$crate::store::AckOutcome>, Vec<$crate::receipts::entry::NewEvent>),
+                $crate::store::StoreError,
+            > {
+                use std::collections::{HashMap, HashSet};
+                use $crate::receipts::entry::{EventKind, NewEvent};
+                use $crate::store::{AckOutcome, sql::ROWS_PER_INSERT};
+                if acks.is_empty() {
+                    return Ok((Vec::new(), Vec::new()));
+                }
+                let mut ids: Vec<&String> = acks.iter().flat_map(|a| &a.delivery_ids).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                // (receiver, state, tracking id, sender, certificate id, agreement) by id.
+                type Row = (String, String, String, String, String, String, String);
+                let mut found: HashMap<String, Row> = HashMap::new();
+                for chunk in ids.chunks(ROWS_PER_INSERT) {
+                    let mut select = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT d.delivery_id, d.receiver, d.state, d.tracking_id, s.sender, \
+                         s.certificate_id, s.agreement \
+                         FROM deliveries d JOIN submissions s ON s.tracking_id = d.tracking_id \
+                         WHERE d.delivery_id IN (",
+                    );
+                    let mut list = select.separated(", ");
+                    for id in chunk {
+                        list.push_bind(*id);
+                    }
+                    select.push(")");
+                    let rows: Vec<Row> = select.build_query_as().fetch_all(&mut *tx).await?;
+                    found.extend(rows.into_iter().map(|r| (r.0.clone(), r)));
+                }
+                let mut outcomes = Vec::with_capacity(acks.len());
+                let mut pending: Vec<&Row> = Vec::new();
+                let mut taken = HashSet::new();
+                for job in acks {
+                    let refusal = job.delivery_ids.iter().find_map(|id| match found.get(id) {
+                        None => Some(AckOutcome::Unknown(id.clone())),
+                        Some(row) if row.1 != job.receiver => Some(AckOutcome::NotYours(id.clone())),
+                        Some(_) => None,
+                    });
+                    if let Some(refusal) = refusal {
+                        outcomes.push(refusal);
+                        continue;
+                    }
+                    let mut count = 0u32;
+                    for id in &job.delivery_ids {
+                        if let Some(row) = found.get(id)
+                            && row.2 == "pending"
+                            && taken.insert(id.as_str())
+                        {
+                            pending.push(row);
+                            count += 1;
+                        }
+                    }
+                    outcomes.push(AckOutcome::Acknowledged(count));
+                }
+                let mut changed = HashSet::new();
+                for chunk in pending.chunks(ROWS_PER_INSERT) {
+                    let mut update = sqlx::QueryBuilder::<$db>::new(
+                        "UPDATE deliveries SET state = 'acknowledged', acknowledged_at = ",
+                    );
+                    update.push_bind(at);
+                    update.push(" WHERE state = 'pending' AND delivery_id IN (");
+                    let mut list = update.separated(", ");
+                    for row in chunk {
+                        list.push_bind(&row.0);
+                    }
+                    update.push(") RETURNING delivery_id");
+                    let rows: Vec<(String,)> = update.build_query_as().fetch_all(&mut *tx).await?;
+                    changed.extend(rows.into_iter().map(|(id,)| id));
+                }
+                // Only what this transaction changed: a replica that acknowledged it first
+                // recorded its own event.
+                let events = pending
+                    .into_iter()
+                    .filter(|row| changed.contains(&row.0))
+                    .map(|row| {
+                        let mut event = NewEvent::new(EventKind::Acknowledged, &row.1, at);
+                        event.receiver = Some(row.1.clone());
+                        event.sender = Some(row.4.clone());
+                        event.tracking_id = Some(row.3.clone());
+                        event.certificate_id = Some(row.5.clone());
+                        event.agreement = Some(row.6.clone());
+                        event.delivery_id = Some(row.0.clone());
+                        event
+                    })
+                    .collect();
+                Ok((outcomes, events))
+            }
+
             /// Creates or replaces a member or agreement with `upsert` (one of two fixed texts).
             async fn put_definition(
                 &self,

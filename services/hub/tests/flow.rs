@@ -393,6 +393,7 @@ async fn idempotent_resubmission<S: Store>(hub: TestHub<S>) {
         .unwrap()
         .into_inner();
     let (_, other) = hub.document("concordia", BILATERAL, "borastria", 1);
+    let other_bytes = other.clone();
     let status = concordia
         .submit(hub.request(BILATERAL, "concordia", other, "k-1"))
         .await
@@ -404,6 +405,26 @@ async fn idempotent_resubmission<S: Store>(hub: TestHub<S>) {
             .contains(&keyed.receipt.unwrap().tracking_id)
     );
     assert_eq!(drain(&mut hub.member("borastria").await, 0).await.len(), 2);
+
+    // Both replays with other content left a "refused" event naming the refused bytes.
+    let refused = events_of(&mut audit(&hub, "auditor").await, "refused").await;
+    let replays: Vec<(&str, &str)> = refused
+        .iter()
+        .map(|e| {
+            (
+                e.detail["code"].as_str(),
+                e.detail["content_sha256"].as_str(),
+            )
+        })
+        .collect();
+    let (changed_hash, other_hash) = (sha256_hex(&changed), sha256_hex(&other_bytes));
+    assert_eq!(
+        replays,
+        [
+            ("AlreadyExists", changed_hash.as_str()),
+            ("AlreadyExists", other_hash.as_str()),
+        ]
+    );
     hub.stop().await;
 }
 

@@ -230,73 +230,82 @@ pub fn verify(
     let root = report.checkpoint.root;
     let mut leaves = Vec::new();
     let mut number = 1u64;
+    // The leaf the next line should hold: lines are checked at the index they claim, so one
+    // removed or moved line is reported once, not as every line after it.
+    let mut expected = 0u64;
     loop {
         line.clear();
         if input.read_line(&mut line)? == 0 {
             break;
         }
         number += 1;
-        let position = report.lines;
         report.lines += 1;
         progress(report.lines);
         let text = line.trim_end_matches(['\n', '\r']);
-        if position >= size {
-            report.problem(
-                number,
-                None,
-                format!("an extra line: the signed log has {size} leaves"),
-            );
-            continue;
-        }
         let parsed: LeafLine<'_> = match serde_json::from_str(text) {
             Ok(parsed) => parsed,
             Err(e) => {
-                report.problem(number, Some(position), format!("not a leaf line: {e}"));
-                leaves.push(Hash([0; 32]));
+                report.problem(number, Some(expected), format!("not a leaf line: {e}"));
+                expected += 1;
                 continue;
             }
         };
-        let entry = parsed.entry.get();
-        let hash = leaf_hash(entry.as_bytes());
-        leaves.push(hash);
-        if parsed.index != position {
+        let index = parsed.index;
+        if index >= size {
             report.problem(
                 number,
-                Some(position),
-                format!(
-                    "line says leaf {}: a line was removed, added or moved",
-                    parsed.index
-                ),
+                None,
+                format!("an extra line: leaf {index} is past the signed log's {size} leaves"),
             );
             continue;
         }
-        match serde_json::from_str::<Entry>(entry) {
-            Ok(e) if e.index != position => report.problem(
+        if index > expected {
+            let gap = if index == expected + 1 {
+                format!("leaf {expected} is")
+            } else {
+                format!("leaves {expected} to {} are", index - 1)
+            };
+            report.problem(
                 number,
-                Some(position),
-                format!("entry says index {}", e.index),
-            ),
+                Some(expected),
+                format!("missing: {gap} not in the file (this line is leaf {index})"),
+            );
+        } else if index < expected {
+            report.problem(
+                number,
+                Some(index),
+                format!(
+                    "out of place: leaf {index} again or out of order, after leaf {}",
+                    expected - 1
+                ),
+            );
+        }
+        expected = expected.max(index + 1);
+        let entry = parsed.entry.get();
+        let hash = leaf_hash(entry.as_bytes());
+        leaves.push(hash);
+        match serde_json::from_str::<Entry>(entry) {
+            Ok(e) if e.index != index => {
+                report.problem(number, Some(index), format!("entry says index {}", e.index))
+            }
             Ok(_) => {}
-            Err(e) => report.problem(number, Some(position), format!("entry is not valid: {e}")),
+            Err(e) => report.problem(number, Some(index), format!("entry is not valid: {e}")),
         }
         let proven = decode_proof(&parsed.proof)
-            .is_some_and(|proof| verify_inclusion(&proof, position, hash, size, root).is_ok());
+            .is_some_and(|proof| verify_inclusion(&proof, index, hash, size, root).is_ok());
         if !proven {
             report.problem(
                 number,
-                Some(position),
+                Some(index),
                 "altered: this entry is not the one in the signed tree".into(),
             );
         }
     }
-    if report.lines < size {
+    if expected < size {
         report.problem(
             number,
-            Some(report.lines),
-            format!(
-                "missing: the file ends after {} leaves, the signed log has {size}",
-                report.lines
-            ),
+            Some(expected),
+            format!("missing: the file ends before leaf {expected}; the signed log has {size}"),
         );
     }
     if report.ok() {
@@ -397,16 +406,23 @@ mod tests {
             .map(|(_, l)| *l)
             .collect();
         let report = check(&(removed.join("\n") + "\n"), Some(key.verifier_key()));
-        assert!(!report.ok());
-        assert_eq!(report.problems[0].leaf, Some(3), "{:?}", report.problems);
+        // Reported once, at the missing leaf; the lines after it still check.
+        assert_eq!(
+            leaves_named(&report),
+            vec![Some(3)],
+            "{:?}",
+            report.problems
+        );
+        assert!(report.problems[0].message.starts_with("missing: leaf 3"));
         lines.swap(2, 3);
         let report = check(&(lines.join("\n") + "\n"), Some(key.verifier_key()));
         assert_eq!(
             leaves_named(&report),
-            vec![Some(1), Some(2)],
+            vec![Some(1), Some(1)],
             "{:?}",
             report.problems
         );
+        assert!(report.problems[1].message.contains("after leaf 2"));
     }
 
     #[test]
@@ -419,8 +435,19 @@ mod tests {
             "{:?}",
             report.problems
         );
+        // A repeated last line, and a line for a leaf past the signed size.
         let extended = format!("{text}{}\n", lines[5]);
         let report = check(&extended, Some(key.verifier_key()));
+        assert!(
+            report.problems[0].message.contains("leaf 4 again"),
+            "{:?}",
+            report.problems
+        );
+        let beyond = format!(
+            "{text}{}\n",
+            lines[5].replacen("\"index\":4", "\"index\":5", 1)
+        );
+        let report = check(&beyond, Some(key.verifier_key()));
         assert!(
             report.problems[0].message.contains("extra"),
             "{:?}",

@@ -1132,3 +1132,46 @@ async fn issuer_signatures_and_attestations<S: Store>(hub: TestHub<S>) {
     );
     hub.stop().await;
 }
+
+/// Receipt events stored before the receipt log existed (migration 1's table) move into the log
+/// when the hub starts, once, as leaves whose hashes make a sound tree.
+#[tokio::test]
+async fn legacy_receipt_events_move_into_the_log() {
+    use originhub_hub::store::ReceiptLog;
+    let (store, _dir) = sqlite_store().await;
+    sqlx::query(
+        "INSERT INTO receipt_events (tracking_id, delivery_id, member, kind, at, detail) VALUES \
+         ('t-1', NULL, 'borastria', 'accepted', 1, 'abc'), \
+         ('t-1', 'd-1', 'concordia', 'queued', 2, 'edi3-coo-json@1.0.0'), \
+         ('t-1', 'd-1', 'concordia', 'acknowledged', 3, '')",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(store.migrate_legacy_events().await.unwrap(), 3);
+    assert_eq!(
+        store.migrate_legacy_events().await.unwrap(),
+        0,
+        "moved once"
+    );
+    let leaves = store.log_entries(0, 3).await.unwrap();
+    let moved: Vec<Entry> = leaves
+        .iter()
+        .map(|(_, e)| serde_json::from_str(e).unwrap())
+        .collect();
+    let kinds: Vec<EventKind> = moved.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            EventKind::Accepted,
+            EventKind::Queued,
+            EventKind::Acknowledged
+        ]
+    );
+    assert_eq!(moved[1].receiver.as_deref(), Some("concordia"));
+    assert_eq!(moved[1].delivery_id.as_deref(), Some("d-1"));
+    assert_eq!(moved[0].detail["legacy_detail"], "abc");
+    let stored = store.log_hashes(&tree::frontier(3)).await.unwrap();
+    let (rebuilt, _) = tree::build(leaves.iter().map(|(_, e)| leaf_hash(e.as_bytes()))).unwrap();
+    assert_eq!(stored.root(3).unwrap(), rebuilt.root(3).unwrap());
+}

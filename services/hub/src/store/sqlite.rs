@@ -62,6 +62,11 @@ impl SqliteStore {
 
     /// `BEGIN IMMEDIATE` takes the write lock up front (waiting up to the busy timeout), so a
     /// transaction that reads before it writes cannot fail when another writer got in between.
+    /// The pool, for tools and tests that work on the same database.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }

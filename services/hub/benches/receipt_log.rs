@@ -4,11 +4,13 @@
 //!   the root: the tree work alone;
 //! - `inclusion_1m/sqlite`: what `AuditService.GetInclusionProof` does on the embedded backend:
 //!   find the stored hashes the proof reads, fetch their blocks from the database, prove;
+//! - `inclusion_1m/postgres`: the same on Postgres, when `DATABASE_URL` names one (a fresh
+//!   database is made next to it and dropped after);
 //! - `append_batch_1m/memory`: appending a batch of 512 leaves to a tree of a million from its
 //!   frontier (what every write transaction computes).
 //!
-//! The SQLite log is built once, through the store's own append path, into a temporary file
-//! (about a minute). Run: `cargo bench -p originhub-hub --bench receipt_log`.
+//! Each database's log is built once, through the store's own append path (SQLite into a
+//! temporary file). Run: `cargo bench -p originhub-hub --bench receipt_log`.
 
 use std::hint::black_box;
 
@@ -17,7 +19,7 @@ use originhub_hub::receipts::entry::{EventKind, NewEvent};
 use originhub_hub::receipts::tree::{
     self, MemoryHashes, frontier, inclusion_indexes, leaf_hash, verify_inclusion,
 };
-use originhub_hub::store::{ReceiptLog, SqliteStore};
+use originhub_hub::store::{PostgresStore, ReceiptLog, SqliteStore};
 
 const LEAVES: u64 = 1_000_000;
 
@@ -63,29 +65,43 @@ fn bench(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = runtime.block_on(async {
+    let sqlite = runtime.block_on(async {
         let store = SqliteStore::open(&dir.path().join("log.db"))
             .await
             .expect("store");
-        for start in (0..LEAVES).step_by(10_000) {
-            let events = (start..(start + 10_000).min(LEAVES)).map(event).collect();
-            store.record_events(events).await.expect("append");
-        }
-        assert_eq!(store.log_size().await.expect("size"), LEAVES);
+        fill(&store).await;
         store
     });
-    let mut next = positions();
-    group.bench_function("sqlite", |b| {
-        b.iter(|| {
-            runtime.block_on(async {
-                let index = next.next().unwrap_or(0);
-                let indexes = inclusion_indexes(index, size).expect("indexes");
-                let hashes = store.log_hashes(&indexes).await.expect("hashes");
-                let proof = hashes.inclusion(index, size).expect("proof");
-                black_box(proof)
-            })
-        })
-    });
+    bench_store(&mut group, "sqlite", &runtime, &sqlite, size);
+    if let Ok(url) = std::env::var("DATABASE_URL")
+        && url.starts_with("postgres")
+    {
+        let (base, _) = url
+            .rsplit_once('/')
+            .expect("a database name in DATABASE_URL");
+        let name = format!("originhub_bench_{}", std::process::id());
+        let postgres = runtime.block_on(async {
+            let admin = sqlx::PgPool::connect(&url).await.expect("postgres");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&admin)
+                .await
+                .expect("create database");
+            let store = PostgresStore::connect(&format!("{base}/{name}"))
+                .await
+                .expect("store");
+            fill(&store).await;
+            store
+        });
+        bench_store(&mut group, "postgres", &runtime, &postgres, size);
+        runtime.block_on(async {
+            postgres.pool().close().await;
+            let admin = sqlx::PgPool::connect(&url).await.expect("postgres");
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&admin)
+                .await
+                .expect("drop database");
+        });
+    }
     group.finish();
 
     let batch: Vec<_> = (0..512u64).map(|i| leaf_hash(&i.to_le_bytes())).collect();
@@ -97,6 +113,36 @@ fn bench(c: &mut Criterion) {
                     .map(|i| (i, memory_hash(&memory, i))),
             );
             black_box(grown.append(size, batch.iter().copied()).expect("append"))
+        })
+    });
+}
+
+/// Appends a million events through the store, 10,000 per transaction.
+async fn fill(store: &impl ReceiptLog) {
+    for start in (0..LEAVES).step_by(10_000) {
+        let events = (start..(start + 10_000).min(LEAVES)).map(event).collect();
+        store.record_events(events).await.expect("append");
+    }
+    assert_eq!(store.log_size().await.expect("size"), LEAVES);
+}
+
+/// What `GetInclusionProof` does against a store: the indexes, their blocks, the proof.
+fn bench_store(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    runtime: &tokio::runtime::Runtime,
+    store: &impl ReceiptLog,
+    size: u64,
+) {
+    let mut next = positions();
+    group.bench_function(name, |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let index = next.next().unwrap_or(0);
+                let indexes = inclusion_indexes(index, size).expect("indexes");
+                let hashes = store.log_hashes(&indexes).await.expect("hashes");
+                black_box(hashes.inclusion(index, size).expect("proof"))
+            })
         })
     });
 }

@@ -96,6 +96,17 @@ fn duplicate_or_conflict(stored: Stored) -> Result<SubmitResponse, ApiError> {
     }
 }
 
+/// Most characters of a refusal's reason kept in its receipt leaf: an invalid document can have
+/// hundreds of violations, and the leaf only needs to say why.
+const REASON_CHARS: usize = 1000;
+
+fn bounded(reason: String) -> String {
+    match reason.char_indices().nth(REASON_CHARS) {
+        Some((end, _)) => format!("{}…", &reason[..end]),
+        None => reason,
+    }
+}
+
 impl<S: Store> MemberApi<S> {
     async fn submit(&self, request: Request<SubmitRequest>) -> Result<SubmitResponse, ApiError> {
         let sender = require(&self.hub, &request, Role::Member, "Submit").await?;
@@ -109,7 +120,7 @@ impl<S: Store> MemberApi<S> {
                     "code",
                     format!("{:?}", tonic::Status::from(error.clone()).code()),
                 )
-                .with("reason", error.to_string())
+                .with("reason", bounded(error.to_string()))
                 .with("content_sha256", content_hash(&request.document));
             event.sender = Some(sender.name.clone());
             event.agreement = Some(request.agreement.clone()).filter(|a| !a.is_empty());
@@ -366,5 +377,17 @@ impl<S: Store> MemberService for MemberApi<S> {
         request: Request<GetStatusRequest>,
     ) -> Result<Response<GetStatusResponse>, Status> {
         Ok(Response::new(MemberApi::status(self, request).await?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn long_reasons_are_cut_on_a_character_boundary() {
+        assert_eq!(super::bounded("short".into()), "short");
+        let long = "é".repeat(super::REASON_CHARS + 5);
+        let cut = super::bounded(long);
+        assert_eq!(cut.chars().count(), super::REASON_CHARS + 1);
+        assert!(cut.ends_with('…'));
     }
 }

@@ -779,6 +779,14 @@ async fn audit(hub: &TestHub<impl Store>, name: &str) -> AuditServiceClient<Chan
     AuditServiceClient::new(hub.channel(name).await)
 }
 
+/// Proof hashes as the API sends them.
+fn proof_path(bytes: Vec<Vec<u8>>) -> Vec<Hash> {
+    bytes
+        .into_iter()
+        .map(|h| Hash(h.try_into().unwrap()))
+        .collect()
+}
+
 /// Every event of `kind` (one page is enough in these tests).
 async fn events_of(auditor: &mut AuditServiceClient<Channel>, kind: &str) -> Vec<Entry> {
     let page = auditor
@@ -859,11 +867,7 @@ async fn receipt_log<S: Store>(hub: TestHub<S>) {
             .await
             .unwrap()
             .into_inner();
-        let path: Vec<Hash> = proof
-            .hashes
-            .into_iter()
-            .map(|h| Hash(h.try_into().unwrap()))
-            .collect();
+        let path = proof_path(proof.hashes);
         tree::verify_inclusion(&path, index as u64, *hash, 3, signed.root).unwrap();
     }
     let queued = &entries(&leaves)[1];
@@ -890,11 +894,7 @@ async fn receipt_log<S: Store>(hub: TestHub<S>) {
         .await
         .unwrap()
         .into_inner();
-    let path: Vec<Hash> = proof
-        .hashes
-        .into_iter()
-        .map(|h| Hash(h.try_into().unwrap()))
-        .collect();
+    let path = proof_path(proof.hashes);
     tree::verify_consistency(&path, 3, signed.root, grown.size, grown.root).unwrap();
 
     // Filters: by certificate and kind.
@@ -960,15 +960,8 @@ async fn receipt_log<S: Store>(hub: TestHub<S>) {
     assert_eq!(past.code(), Code::OutOfRange);
 
     // Each refused read left a "denied" event naming who tried what.
-    let denied = auditor
-        .query_events(QueryEventsRequest {
-            kinds: vec!["denied".into()],
-            ..QueryEventsRequest::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let who: Vec<(String, String)> = entries(&denied.events)
+    let denied = events_of(&mut auditor, "denied").await;
+    let who: Vec<(String, String)> = denied
         .into_iter()
         .map(|e| (e.member, e.detail["method"].clone()))
         .collect();

@@ -104,7 +104,7 @@ pub const ATTESTATION_TYPE: &str = "originhub-attestation/v1";
 impl Attestation {
     /// Signs it with the hub's key: a signed note whose text is this attestation's JSON line.
     pub fn sign(&self, key: &NoteKey) -> Result<String, KeyError> {
-        let line = serde_json::to_string(self).map_err(|e| KeyError::Checkpoint(e.to_string()))?;
+        let line = serde_json::to_string(self).map_err(|e| KeyError::Sign(e.to_string()))?;
         key.sign_note(&format!("{line}\n"))
     }
 
@@ -112,9 +112,9 @@ impl Attestation {
     pub fn verify(note: &str, hub_key: &str) -> Result<Self, KeyError> {
         let text = verify_note(note, hub_key)?;
         let attestation: Self = serde_json::from_slice(&text)
-            .map_err(|e| KeyError::Checkpoint(format!("not an attestation: {e}")))?;
+            .map_err(|e| KeyError::Note(format!("not an attestation: {e}")))?;
         if attestation.kind != ATTESTATION_TYPE {
-            return Err(KeyError::Checkpoint(format!(
+            return Err(KeyError::Note(format!(
                 "attestation type {:?}, expected {ATTESTATION_TYPE:?}",
                 attestation.kind
             )));

@@ -36,9 +36,12 @@ pub enum KeyError {
     /// A key name the signed-note format cannot carry.
     #[error("{0:?} is not a valid key name (no spaces or '+')")]
     Name(String),
-    /// The note is not a well-formed, correctly signed checkpoint.
-    #[error("checkpoint: {0}")]
-    Checkpoint(String),
+    /// A signed note (checkpoint or attestation) is malformed or not signed by the key.
+    #[error("signed note: {0}")]
+    Note(String),
+    /// Signing failed.
+    #[error("cannot sign: {0}")]
+    Sign(String),
 }
 
 /// A private Ed25519 signing key: the hub's, or a member's.
@@ -148,22 +151,22 @@ impl NoteKey {
     pub fn sign_bytes(&self, bytes: &[u8]) -> Result<Vec<u8>, KeyError> {
         self.signer
             .sign(bytes)
-            .map_err(|e| KeyError::Checkpoint(e.to_string()))
+            .map_err(|e| KeyError::Sign(e.to_string()))
     }
 
     /// Signs `text` (lines ending in a newline) as a C2SP signed note.
     pub fn sign_note(&self, text: &str) -> Result<String, KeyError> {
         let mut note =
-            Note::new(text.as_bytes(), &[]).map_err(|e| KeyError::Checkpoint(e.to_string()))?;
+            Note::new(text.as_bytes(), &[]).map_err(|e| KeyError::Note(e.to_string()))?;
         note.add_sigs(&[&self.signer])
-            .map_err(|e| KeyError::Checkpoint(e.to_string()))?;
-        String::from_utf8(note.to_bytes()).map_err(|e| KeyError::Checkpoint(e.to_string()))
+            .map_err(|e| KeyError::Sign(e.to_string()))?;
+        String::from_utf8(note.to_bytes()).map_err(|e| KeyError::Sign(e.to_string()))
     }
 
     /// Signs a checkpoint of the tree of `size` leaves with root `root`: the signed note text.
     pub fn sign_checkpoint(&self, size: u64, root: Hash) -> Result<String, KeyError> {
         let checkpoint = Checkpoint::new(self.name(), size, root, "")
-            .map_err(|e| KeyError::Checkpoint(e.to_string()))?;
+            .map_err(|e| KeyError::Note(e.to_string()))?;
         self.sign_note(&String::from_utf8_lossy(&checkpoint.to_bytes()))
     }
 }
@@ -207,14 +210,13 @@ pub fn verify_note(note: &str, verifier_key: &str) -> Result<Vec<u8>, KeyError> 
         kind: "verifier",
         message: e.to_string(),
     })?;
-    let note =
-        Note::from_bytes(note.as_bytes()).map_err(|e| KeyError::Checkpoint(e.to_string()))?;
+    let note = Note::from_bytes(note.as_bytes()).map_err(|e| KeyError::Note(e.to_string()))?;
     note.verify(&VerifierList::new(vec![Box::new(verifier)]))
         .map_err(|e| match e {
             NoteError::UnverifiedNote | NoteError::VerificationError(_) => {
-                KeyError::Checkpoint(format!("not signed by the key {}", verifier_key.trim()))
+                KeyError::Note(format!("not signed by the key {}", verifier_key.trim()))
             }
-            other => KeyError::Checkpoint(other.to_string()),
+            other => KeyError::Note(other.to_string()),
         })?;
     Ok(note.text().to_vec())
 }
@@ -222,11 +224,10 @@ pub fn verify_note(note: &str, verifier_key: &str) -> Result<Vec<u8>, KeyError> 
 /// Checks a signed checkpoint against the hub's verifier key and reads it.
 pub fn verify_checkpoint(note: &str, verifier_key: &str) -> Result<VerifiedCheckpoint, KeyError> {
     let text = verify_note(note, verifier_key)?;
-    let checkpoint =
-        Checkpoint::from_bytes(&text).map_err(|e| KeyError::Checkpoint(e.to_string()))?;
+    let checkpoint = Checkpoint::from_bytes(&text).map_err(|e| KeyError::Note(e.to_string()))?;
     let name = verifier_key.split('+').next().unwrap_or_default();
     if checkpoint.origin() != name {
-        return Err(KeyError::Checkpoint(format!(
+        return Err(KeyError::Note(format!(
             "origin {:?} is not the key's name {name:?}",
             checkpoint.origin()
         )));

@@ -22,11 +22,11 @@ macro_rules! impl_store {
                 use std::collections::{HashMap, HashSet};
                 use $crate::store::{Stored, encode_losses, sql::ROWS_PER_INSERT};
 
-                let mut tx = self.begin_write().await?;
-                let mut created = HashSet::new();
                 if batch.is_empty() && acks.is_empty() {
                     return Ok($crate::store::StoredBatch::default());
                 }
+                let mut tx = self.begin_write().await?;
+                let mut created = HashSet::new();
                 for chunk in batch.chunks(ROWS_PER_INSERT) {
                     let mut insert = sqlx::QueryBuilder::<$db>::new(
                         "INSERT INTO submissions (tracking_id, sender, agreement, certificate_id, \

@@ -17,6 +17,7 @@
 
 pub mod certs;
 pub mod client;
+pub mod compute;
 pub mod config;
 pub mod demo;
 pub mod error;

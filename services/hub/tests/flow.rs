@@ -24,7 +24,7 @@ use originhub_hub::proto::{
     GetInclusionProofRequest, QueryEventsRequest, ReceiptEvent,
 };
 use originhub_hub::receipts::custody::{Attestation, IssuerKey};
-use originhub_hub::receipts::entry::{Entry, EventKind};
+use originhub_hub::receipts::entry::{Entry, EventKind, NewEvent};
 use originhub_hub::receipts::keys::{NoteKey, verify_checkpoint};
 use originhub_hub::receipts::tree::{self, Hash, leaf_hash};
 use originhub_hub::server::run;
@@ -1128,6 +1128,72 @@ async fn issuer_signatures_and_attestations<S: Store>(hub: TestHub<S>) {
 
 /// Receipt events stored before the receipt log existed (migration 1's table) move into the log
 /// when the hub starts, once, as leaves whose hashes make a sound tree.
+/// Two hubs on one database (replicas). Each keeps the log head its own last append left, so
+/// an append after the other replica's must find the size changed and read the frontier back;
+/// appends at the same moment queue on the write lock. The log must come out as one tree.
+async fn replicas_append_to_one_log<S: Store>(a: S, b: S) {
+    let events = |from: usize, count: usize| -> Vec<NewEvent> {
+        (from..from + count)
+            .map(|n| NewEvent::new(EventKind::Refused, "borastria", n as i64))
+            .collect()
+    };
+    let mut total = 0;
+    for (turn, count) in [3, 1, 5, 32, 2, 40, 7, 1].into_iter().enumerate() {
+        let store = if turn % 2 == 0 { &a } else { &b };
+        store.record_events(events(total, count)).await.unwrap();
+        total += count;
+    }
+    for count in [9, 33] {
+        let (first, second) = tokio::join!(
+            a.record_events(events(total, count)),
+            b.record_events(events(total + count, count))
+        );
+        first.unwrap();
+        second.unwrap();
+        total += 2 * count;
+    }
+    let size = total as u64;
+    assert_eq!(a.log_size().await.unwrap(), size);
+    let leaves = b.log_entries(0, size).await.unwrap();
+    let indexes: Vec<u64> = leaves.iter().map(|(i, _)| *i).collect();
+    assert_eq!(indexes, (0..size).collect::<Vec<_>>(), "no gaps, no forks");
+    let (rebuilt, _) = tree::build(leaves.iter().map(|(_, e)| leaf_hash(e.as_bytes()))).unwrap();
+    let stored = a
+        .log_hashes(&(0..tree::stored_count(size)).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    for prefix in 1..=size {
+        assert_eq!(
+            stored.root(prefix).unwrap(),
+            rebuilt.root(prefix).unwrap(),
+            "root of the first {prefix} leaves"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_replicas_append_to_one_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hub.db");
+    let a = SqliteStore::open(&path).await.unwrap();
+    let b = SqliteStore::open(&path).await.unwrap();
+    replicas_append_to_one_log(a, b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_replicas_append_to_one_log() {
+    let (a, name) = postgres_store().await;
+    let (base, _) = postgres_admin_url()
+        .rsplit_once('/')
+        .map(|(b, n)| (b.to_owned(), n.to_owned()))
+        .unwrap();
+    let b = PostgresStore::connect(&format!("{base}/{name}"))
+        .await
+        .unwrap();
+    replicas_append_to_one_log(a, b).await;
+    drop_postgres(name).await;
+}
+
 #[tokio::test]
 async fn legacy_receipt_events_move_into_the_log() {
     use originhub_hub::store::ReceiptLog;

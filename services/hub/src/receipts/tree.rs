@@ -147,6 +147,12 @@ impl MemoryHashes {
         Some(Self { hashes })
     }
 
+    /// Keeps only the hashes stored in `blocks` (sorted): what the next append needs.
+    pub fn retain_blocks(&mut self, blocks: &[u64]) {
+        self.hashes
+            .retain(|index, _| blocks.binary_search(&block_of(*index)).is_ok());
+    }
+
     /// The rows to write after appending `added` (from [`MemoryHashes::append`]): each block it
     /// touched, packed from the block's start as far as the hashes run.
     pub fn touched_blocks(&self, added: &[(u64, Hash)]) -> Vec<(u64, Vec<u8>)> {
@@ -436,6 +442,34 @@ mod tests {
         }
         assert_eq!(stored.root(size).unwrap(), full.root(size).unwrap());
         assert!(MemoryHashes::from_blocks([(0, vec![0; 33])]).is_none());
+    }
+
+    #[test]
+    fn a_retained_head_appends_like_blocks_read_back() {
+        // The store keeps the hashes of its last append (trimmed to what the next append
+        // reads) instead of reading the blocks again: both must write the same rows.
+        let leaves: Vec<Hash> = (0..1000u32).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        let mut rows: HashMap<u64, Vec<u8>> = HashMap::new();
+        let mut kept = MemoryHashes::default();
+        let mut size = 0u64;
+        for batch in [1usize, 31, 1, 64, 130, 7, 300, 57, 409] {
+            let mut read = MemoryHashes::from_blocks(
+                append_blocks(size)
+                    .iter()
+                    .filter_map(|b| rows.get(b).map(|r| (*b, r.clone()))),
+            )
+            .unwrap();
+            let batch_leaves = &leaves[size as usize..size as usize + batch];
+            let added_read = read.append(size, batch_leaves.iter().copied()).unwrap();
+            let added_kept = kept.append(size, batch_leaves.iter().copied()).unwrap();
+            assert_eq!(added_read, added_kept, "batch at {size}");
+            let written = read.touched_blocks(&added_read);
+            assert_eq!(written, kept.touched_blocks(&added_kept), "batch at {size}");
+            rows.extend(written);
+            size += batch as u64;
+            kept.retain_blocks(&append_blocks(size));
+            assert!(kept.hashes.len() <= append_blocks(size).len() * BLOCK_HASHES as usize);
+        }
     }
 
     proptest! {

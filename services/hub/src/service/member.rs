@@ -110,7 +110,7 @@ fn bounded(reason: String) -> String {
 impl<S: Store> MemberApi<S> {
     async fn submit(&self, request: Request<SubmitRequest>) -> Result<SubmitResponse, ApiError> {
         let sender = require(&self.hub, &request, Role::Member, "Submit").await?;
-        let request = request.into_inner();
+        let request = Arc::new(request.into_inner());
         let result = self.accept(&sender, &request).await;
         if let Err(error) = &result
             && error.is_refusal()
@@ -133,7 +133,7 @@ impl<S: Store> MemberApi<S> {
     async fn accept(
         &self,
         sender: &Caller,
-        request: &SubmitRequest,
+        request: &Arc<SubmitRequest>,
     ) -> Result<SubmitResponse, ApiError> {
         let limit = self.hub.settings.max_document_bytes;
         if request.document.is_empty() {
@@ -162,21 +162,27 @@ impl<S: Store> MemberApi<S> {
                 return duplicate_or_conflict(stored);
             }
         }
-        let registry = self.hub.registry();
-        let submission = prepare(
-            &registry,
-            &self.hub.settings.key,
-            Submission {
-                sender: &sender.name,
-                agreement: &request.agreement,
-                profile: &request.profile,
-                document: &request.document,
-                idempotency_key: &request.idempotency_key,
-                signature: &request.signature,
-                signature_key_id: request.signature_key_id,
-            },
-            now_micros(),
-        )?;
+        // Checking, translating and signing take a few hundred microseconds of CPU each: on
+        // the blocking pool, where the OS shares the cores fairly, rather than on the runtime's
+        // workers, where every database reply and network read would queue behind them.
+        let (hub, request, sender_name) = (self.hub.clone(), request.clone(), sender.name.clone());
+        let submission = crate::compute::run(move || {
+            prepare(
+                &hub.registry(),
+                &hub.settings.key,
+                Submission {
+                    sender: &sender_name,
+                    agreement: &request.agreement,
+                    profile: &request.profile,
+                    document: &request.document,
+                    idempotency_key: &request.idempotency_key,
+                    signature: &request.signature,
+                    signature_key_id: request.signature_key_id,
+                },
+                now_micros(),
+            )
+        })
+        .await??;
         let tracking_id = submission.tracking_id.clone();
         let stored = self.hub.writer.store(submission).await?;
         if let Stored::Created(r) = &stored {

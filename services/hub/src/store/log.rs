@@ -3,15 +3,19 @@
 //!
 //! Appending happens inside the caller's transaction after it took the write lock, so leaves get
 //! consecutive indexes in commit order and a leaf is committed with the rows it describes. The
-//! append reads only the blocks holding the tree's frontier and inserts the leaves; the new
-//! stored hashes go into blocks of 256 (one row each, rewritten while it fills), so a batch
-//! writes a few hash rows rather than two per leaf. `idx` is the leaves' primary key, so two
-//! writers can never fork the log.
+//! append needs the hashes of the tree's frontier: a store keeps those its last commit left
+//! ([`HeadCache`]) and reads the blocks holding them only when the log's size under the lock
+//! shows another replica appended since. The new stored hashes go into blocks of 32 (one row
+//! each, rewritten while it fills), so a batch writes a few hash rows rather than two per leaf.
+//! `idx` is the leaves' primary key, so two writers can never fork the log.
 
 use std::future::Future;
+use std::sync::Arc;
 
-use crate::receipts::entry::NewEvent;
-use crate::receipts::tree::MemoryHashes;
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::receipts::entry::{Entry, NewEvent};
+use crate::receipts::tree::{MemoryHashes, append_blocks};
 
 use super::StoreError;
 
@@ -82,6 +86,72 @@ pub trait ReceiptLog: Send + Sync + 'static {
     fn migrate_legacy_events(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
+/// The log's size and the stored hashes its next append reads, as this process last committed
+/// them: with these, an append under the write lock only checks the size instead of reading the
+/// frontier's blocks back.
+#[derive(Debug)]
+struct LogHead {
+    size: u64,
+    hashes: MemoryHashes,
+}
+
+/// One store's cached [`LogHead`], behind the mutex that also makes this process's writers take
+/// the database's write lock one at a time (they would queue on it anyway), so the head a writer
+/// finds is the one the previous writer committed.
+#[derive(Debug, Clone, Default)]
+pub(super) struct HeadCache(Arc<Mutex<Option<LogHead>>>);
+
+impl HeadCache {
+    /// Waits for this process's turn to write. The cached head is taken out: it is put back
+    /// only by [`HeadTurn::committed`], so a failed or abandoned write leaves nothing stale.
+    pub(super) async fn turn(&self) -> HeadTurn<'_> {
+        let mut slot = self.0.lock().await;
+        let cached = slot.take();
+        HeadTurn {
+            slot,
+            cached,
+            next: None,
+        }
+    }
+}
+
+/// A writer's turn at the log, from before the write lock until commit.
+pub(super) struct HeadTurn<'a> {
+    slot: MutexGuard<'a, Option<LogHead>>,
+    cached: Option<LogHead>,
+    next: Option<LogHead>,
+}
+
+impl HeadTurn<'_> {
+    /// The hashes an append to a log of `size` leaves reads, if the cached head is of that size
+    /// (another replica may have appended since).
+    pub(super) fn hashes_for(&mut self, size: u64) -> Option<MemoryHashes> {
+        self.cached
+            .take()
+            .filter(|head| head.size == size)
+            .map(|head| head.hashes)
+    }
+
+    /// Records the head an append leaves, trimmed to what the next append reads.
+    pub(super) fn appended(&mut self, size: u64, mut hashes: MemoryHashes) {
+        hashes.retain_blocks(&append_blocks(size));
+        self.next = Some(LogHead { size, hashes });
+    }
+
+    /// The transaction committed: its head becomes the cached one.
+    pub(super) fn committed(mut self) {
+        *self.slot = self.next.take().or(self.cached.take());
+    }
+}
+
+/// What appending events writes: the leaves (entry and its leaf text) and the hash blocks they
+/// touched (block number, packed hashes).
+#[derive(Debug, Default)]
+pub(super) struct LogRows {
+    pub(super) entries: Vec<(Entry, String)>,
+    pub(super) blocks: Vec<(i64, Vec<u8>)>,
+}
+
 pub(super) fn to_i64(value: u64) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::Corrupt(format!("log index {value} too large")))
 }
@@ -128,22 +198,25 @@ macro_rules! impl_receipt_log {
                 self
             }
 
-            /// Appends `events` to the log inside `tx`, which holds the write lock.
-            async fn append_log(
+            /// The rows that append `events` to the log inside `tx`, which holds the write lock
+            /// and found the log at `size` leaves: `turn` supplies the frontier if it cached
+            /// this size (else it is read here) and keeps the head the append leaves. The caller
+            /// inserts the rows before committing.
+            async fn log_rows(
                 tx: &mut <$db as sqlx::Database>::Connection,
+                turn: &mut $crate::store::log::HeadTurn<'_>,
+                size: u64,
                 events: Vec<$crate::receipts::entry::NewEvent>,
-            ) -> Result<(), $crate::store::StoreError> {
+            ) -> Result<$crate::store::log::LogRows, $crate::store::StoreError> {
                 use $crate::receipts::tree::{append_blocks, leaf_hash};
-                use $crate::store::log::{to_i64, to_u64};
+                use $crate::store::log::to_i64;
                 if events.is_empty() {
-                    return Ok(());
+                    return Ok($crate::store::log::LogRows::default());
                 }
-                let (size,): (i64,) =
-                    sqlx::query_as("SELECT COALESCE(MAX(idx) + 1, 0) FROM receipt_log")
-                        .fetch_one(&mut *tx)
-                        .await?;
-                let size = to_u64(size)?;
-                let mut hashes = Self::hash_blocks(&mut *tx, &append_blocks(size)).await?;
+                let mut hashes = match turn.hashes_for(size) {
+                    Some(hashes) => hashes,
+                    None => Self::hash_blocks(&mut *tx, &append_blocks(size)).await?,
+                };
                 let entries: Vec<_> = events
                     .into_iter()
                     .zip(size..)
@@ -158,19 +231,24 @@ macro_rules! impl_receipt_log {
                     .map_err(|e| {
                         $crate::store::StoreError::Corrupt(format!("receipt log frontier: {e}"))
                     })?;
-                Self::insert_leaves(&mut *tx, &entries).await?;
-                let blocks = hashes.touched_blocks(&added);
-                let mut upsert =
-                    sqlx::QueryBuilder::<$db>::new("INSERT INTO log_hash_blocks (block, hashes) ");
-                let rows: Vec<(i64, Vec<u8>)> = blocks
+                let blocks = hashes
+                    .touched_blocks(&added)
                     .into_iter()
                     .map(|(block, bytes)| Ok((to_i64(block)?, bytes)))
-                    .collect::<Result<_, $crate::store::StoreError>>()?;
-                upsert.push_values(rows, |mut row, (block, bytes)| {
-                    row.push_bind(block).push_bind(bytes);
-                });
-                upsert.push(" ON CONFLICT (block) DO UPDATE SET hashes = excluded.hashes");
-                upsert.build().execute(&mut *tx).await?;
+                    .collect::<Result<Vec<_>, $crate::store::StoreError>>()?;
+                turn.appended(size + entries.len() as u64, hashes);
+                Ok($crate::store::log::LogRows { entries, blocks })
+            }
+
+            /// Appends `events` to the log inside `tx` (see [`Self::log_rows`]).
+            async fn append_log(
+                tx: &mut <$db as sqlx::Database>::Connection,
+                turn: &mut $crate::store::log::HeadTurn<'_>,
+                size: u64,
+                events: Vec<$crate::receipts::entry::NewEvent>,
+            ) -> Result<(), $crate::store::StoreError> {
+                let rows = Self::log_rows(&mut *tx, turn, size, events).await?;
+                Self::insert_deliveries(&mut *tx, &[], &rows).await?;
                 Ok(())
             }
         }
@@ -268,9 +346,11 @@ macro_rules! impl_receipt_log {
                 events: Vec<$crate::receipts::entry::NewEvent>,
             ) -> Result<(), $crate::store::StoreError> {
                 let mut tx = self.begin_write().await?;
-                Self::lock_writes(&mut tx).await?;
-                Self::append_log(&mut *tx, events).await?;
+                let mut turn = self.head.turn().await;
+                let size = Self::lock_writes(&mut tx).await?;
+                Self::append_log(&mut *tx, &mut turn, size, events).await?;
                 tx.commit().await?;
+                turn.committed();
                 Ok(())
             }
 
@@ -301,7 +381,8 @@ macro_rules! impl_receipt_log {
             async fn migrate_legacy_events(&self) -> Result<u64, $crate::store::StoreError> {
                 use $crate::receipts::entry::{EventKind, NewEvent};
                 let mut tx = self.begin_write().await?;
-                Self::lock_writes(&mut tx).await?;
+                let mut turn = self.head.turn().await;
+                let size = Self::lock_writes(&mut tx).await?;
                 type Row = (String, Option<String>, String, String, i64, String, Option<String>, Option<String>, Option<String>);
                 let rows: Vec<Row> = sqlx::query_as(
                     "SELECT e.tracking_id, e.delivery_id, e.member, e.kind, e.at, e.detail, \
@@ -329,9 +410,10 @@ macro_rules! impl_receipt_log {
                         event
                     })
                     .collect();
-                Self::append_log(&mut *tx, events).await?;
+                Self::append_log(&mut *tx, &mut turn, size, events).await?;
                 sqlx::query("DELETE FROM receipt_events").execute(&mut *tx).await?;
                 tx.commit().await?;
+                turn.committed();
                 Ok(count)
             }
         }

@@ -41,6 +41,9 @@ pub enum StoreError {
     /// A stored row does not decode.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The batch writer's thread or runtime could not start.
+    #[error("cannot start the batch writer: {0}")]
+    Writer(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -298,6 +301,13 @@ pub struct RegistryRows {
 pub trait Store: ReceiptLog {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
+
+    /// The same database for the batch writer, which runs on a runtime of its own: a store
+    /// whose connections are opened (and so polled) from the runtime calling this, sharing this
+    /// store's cached log head.
+    fn for_writer(&self) -> impl Future<Output = Result<Self, StoreError>> + Send
+    where
+        Self: Sized;
 
     /// Writes a batch in one transaction: the submissions (one outcome each, in order, and the
     /// deliveries created with their sequence numbers), the acknowledgements (one outcome per

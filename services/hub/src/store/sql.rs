@@ -13,6 +13,10 @@ macro_rules! impl_store {
                 $name
             }
 
+            async fn for_writer(&self) -> Result<Self, $crate::store::StoreError> {
+                self.writer_store().await
+            }
+
             async fn write_batch(
                 &self,
                 batch: &[$crate::store::NewSubmission],
@@ -20,7 +24,7 @@ macro_rules! impl_store {
                 acked_at: i64,
             ) -> Result<$crate::store::StoredBatch, $crate::store::StoreError> {
                 use std::collections::{HashMap, HashSet};
-                use $crate::store::{Stored, encode_losses, sql::ROWS_PER_INSERT};
+                use $crate::store::{Stored, sql::ROWS_PER_INSERT};
 
                 if batch.is_empty() && acks.is_empty() {
                     return Ok($crate::store::StoredBatch::default());
@@ -81,10 +85,15 @@ macro_rules! impl_store {
                         }
                     });
                 }
-                // Submissions (the bulk of the bytes) are written concurrently by parallel
-                // batches; from here to commit, one batch at a time, so delivery sequence
-                // numbers are assigned and committed in the same order.
-                Self::lock_writes(&mut tx).await?;
+                // Acknowledgements change rows that already exist; only their log leaves need
+                // the write lock.
+                let (ack_outcomes, ack_events) = Self::apply_acks(&mut *tx, acks, acked_at).await?;
+                // Submissions (the bulk of the bytes) and acknowledgements are written
+                // concurrently by parallel batches; from here to commit, one batch at a time, so
+                // delivery sequence numbers and log indexes are assigned and committed in the
+                // same order. Every round trip from here on holds up every other batch.
+                let mut turn = self.head.turn().await;
+                let log_size = Self::lock_writes(&mut tx).await?;
                 let fresh: Vec<_> = batch
                     .iter()
                     .filter(|s| created.contains(&s.tracking_id))
@@ -93,28 +102,6 @@ macro_rules! impl_store {
                     .iter()
                     .flat_map(|s| s.deliveries.iter().map(move |d| (*s, d)))
                     .collect();
-                let mut sequences = HashMap::new();
-                for chunk in deliveries.chunks(ROWS_PER_INSERT) {
-                    let mut insert = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO deliveries (delivery_id, tracking_id, receiver, profile, \
-                         document, not_representable, state, created_at, attestation) ",
-                    );
-                    insert.push_values(chunk, |mut row, (s, d)| {
-                        row.push_bind(&d.delivery_id)
-                            .push_bind(&s.tracking_id)
-                            .push_bind(&d.receiver)
-                            .push_bind(&d.profile)
-                            .push_bind(&d.document)
-                            .push_bind(encode_losses(&d.not_representable))
-                            .push_bind("pending")
-                            .push_bind(s.accepted_at)
-                            .push_bind(&d.attestation);
-                    });
-                    insert.push(" RETURNING seq, delivery_id");
-                    let rows: Vec<(i64, String)> = insert.build_query_as().fetch_all(&mut *tx).await?;
-                    sequences.extend(rows.into_iter().map(|(seq, id)| (id, seq)));
-                }
-                let (ack_outcomes, ack_events) = Self::apply_acks(&mut *tx, acks, acked_at).await?;
                 // One "accepted" event per submission, one "queued" per delivery, one
                 // "acknowledged" per delivery acknowledged, appended to the receipt log in this
                 // transaction.
@@ -126,10 +113,18 @@ macro_rules! impl_store {
                     })
                     .chain(ack_events)
                     .collect();
-                if self.receipts {
-                    Self::append_log(&mut *tx, events).await?;
-                }
+                let log = if self.receipts {
+                    Self::log_rows(&mut *tx, &mut turn, log_size, events).await?
+                } else {
+                    $crate::store::log::LogRows::default()
+                };
+                let sequences: HashMap<String, i64> = Self::insert_deliveries(&mut *tx, &deliveries, &log)
+                    .await?
+                    .into_iter()
+                    .map(|(seq, id)| (id, seq))
+                    .collect();
                 tx.commit().await?;
+                turn.committed();
                 let mut records: Vec<_> = deliveries
                     .iter()
                     .map(|(s, d)| $crate::store::DeliveryRecord {
@@ -385,7 +380,7 @@ macro_rules! impl_store {
         }
 
         impl $store {
-            /// Applies acknowledgements inside a batch (after the write lock): each job all or
+            /// Applies acknowledgements inside a batch (before the write lock): each job all or
             /// nothing. Returns one outcome per job and an "acknowledged" event per delivery that
             /// changed state.
             async fn apply_acks(

@@ -8,12 +8,11 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
-use crate::receipts::entry::Entry;
-
-use super::StoreError;
-use super::log::impl_receipt_log;
-use super::log::to_i64;
+use super::log::LogRows;
+use super::log::{HeadCache, impl_receipt_log, to_i64, to_u64};
+use super::sql::ROWS_PER_INSERT;
 use super::sql::impl_store;
+use super::{NewDelivery, NewSubmission, StoreError, encode_losses};
 
 /// The SQLite backend.
 #[derive(Debug, Clone)]
@@ -21,6 +20,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// Whether writes append to the receipt log (always, except a load test measuring it).
     receipts: bool,
+    /// The log head this process last committed.
+    head: HeadCache,
 }
 
 impl SqliteStore {
@@ -57,31 +58,65 @@ impl SqliteStore {
         Ok(Self {
             pool,
             receipts: true,
+            head: HeadCache::default(),
         })
     }
 
-    /// `BEGIN IMMEDIATE` takes the write lock up front (waiting up to the busy timeout), so a
-    /// transaction that reads before it writes cannot fail when another writer got in between.
+    /// See [`super::Store::for_writer`]: SQLite connections run on threads of their own, so
+    /// the writer shares this pool.
+    async fn writer_store(&self) -> Result<Self, StoreError> {
+        Ok(self.clone())
+    }
+
     /// The pool, for tools and tests that work on the same database.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
 
+    /// `BEGIN IMMEDIATE` takes the write lock up front (waiting up to the busy timeout), so a
+    /// transaction that reads before it writes cannot fail when another writer got in between.
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
-    async fn lock_writes(_tx: &mut Transaction<'_, Sqlite>) -> Result<(), StoreError> {
-        // BEGIN IMMEDIATE already holds SQLite's one write lock.
-        Ok(())
+    /// Reads the log's size; `BEGIN IMMEDIATE` already holds SQLite's one write lock.
+    async fn lock_writes(tx: &mut Transaction<'_, Sqlite>) -> Result<u64, StoreError> {
+        let (size,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(idx) + 1, 0) FROM receipt_log")
+            .fetch_one(&mut **tx)
+            .await?;
+        to_u64(size)
     }
 
-    /// Inserts receipt-log leaves: multi-row INSERTs.
-    async fn insert_leaves(
+    /// Inserts deliveries, receipt-log leaves and the hash blocks they touched, as multi-row
+    /// INSERTs (an embedded database pays nothing per round trip). Returns each delivery's
+    /// (sequence, id).
+    async fn insert_deliveries(
         conn: &mut SqliteConnection,
-        entries: &[(Entry, String)],
-    ) -> Result<(), StoreError> {
-        for chunk in entries.chunks(super::sql::ROWS_PER_INSERT) {
+        deliveries: &[(&NewSubmission, &NewDelivery)],
+        log: &LogRows,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let mut sequences = Vec::with_capacity(deliveries.len());
+        for chunk in deliveries.chunks(ROWS_PER_INSERT) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO deliveries (delivery_id, tracking_id, receiver, profile, document, \
+                 not_representable, state, created_at, attestation) ",
+            );
+            insert.push_values(chunk, |mut row, (s, d)| {
+                row.push_bind(&d.delivery_id)
+                    .push_bind(&s.tracking_id)
+                    .push_bind(&d.receiver)
+                    .push_bind(&d.profile)
+                    .push_bind(&d.document)
+                    .push_bind(encode_losses(&d.not_representable))
+                    .push_bind("pending")
+                    .push_bind(s.accepted_at)
+                    .push_bind(&d.attestation);
+            });
+            insert.push(" RETURNING seq, delivery_id");
+            let rows: Vec<(i64, String)> = insert.build_query_as().fetch_all(&mut *conn).await?;
+            sequences.extend(rows);
+        }
+        for chunk in log.entries.chunks(ROWS_PER_INSERT) {
             let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO receipt_log (idx, kind, at, member, sender, receiver, tracking_id, \
                  certificate_id, agreement, delivery_id, entry) ",
@@ -108,7 +143,16 @@ impl SqliteStore {
             );
             insert.build().execute(&mut *conn).await?;
         }
-        Ok(())
+        if !log.blocks.is_empty() {
+            let mut upsert =
+                QueryBuilder::<Sqlite>::new("INSERT INTO log_hash_blocks (block, hashes) ");
+            upsert.push_values(&log.blocks, |mut row, (block, bytes)| {
+                row.push_bind(*block).push_bind(bytes);
+            });
+            upsert.push(" ON CONFLICT (block) DO UPDATE SET hashes = excluded.hashes");
+            upsert.build().execute(&mut *conn).await?;
+        }
+        Ok(sequences)
     }
 }
 

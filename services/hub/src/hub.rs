@@ -7,7 +7,9 @@
 //! whatever is queued (up to `max_batch`), writes it in one transaction with its receipt-log
 //! leaves, and answers each caller through its `oneshot`; a semaphore allows `parallel_batches`
 //! transactions in flight. Under load this is group commit: one fsync and one log append for
-//! many submissions and acknowledgements.
+//! many submissions and acknowledgements. The writer runs on a thread and single-threaded
+//! runtime of its own (see [`Writer::start`]); request handlers run the CPU-heavy part of a
+//! submission on the blocking pool ([`crate::compute`]), so neither holds up the other.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};

@@ -56,5 +56,10 @@ pub(super) fn postgres() -> Migrator {
             "lz4 for large values",
             include_str!("../../../../migrations/postgres/0003_toast_lz4.sql"),
         ),
+        (
+            4,
+            "lz4 for the other large values",
+            include_str!("../../../../migrations/postgres/0004_toast_lz4_more.sql"),
+        ),
     ])
 }

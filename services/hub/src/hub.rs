@@ -193,9 +193,9 @@ async fn write_batches<S: Store>(
     cache: Arc<DeliveryCache>,
     mut queue: mpsc::Receiver<Job>,
     max_batch: usize,
-    parallel: usize,
+    parallel: u32,
 ) {
-    let slots = Arc::new(tokio::sync::Semaphore::new(parallel));
+    let slots = Arc::new(tokio::sync::Semaphore::new(parallel as usize));
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
@@ -211,8 +211,7 @@ async fn write_batches<S: Store>(
         });
     }
     // The runtime, and any batch still on it, ends when this returns.
-    let all = u32::try_from(parallel).unwrap_or(u32::MAX);
-    let _ = slots.acquire_many(all).await;
+    let _ = slots.acquire_many(parallel).await;
 }
 
 fn shutting_down() -> ApiError {
@@ -247,7 +246,9 @@ impl Writer {
         parallel: usize,
     ) -> Result<Self, StoreError> {
         let max_batch = max_batch.max(1);
-        let parallel = parallel.clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
+        // Batches in flight: the semaphore's permits, and the writer's connections.
+        let parallel = u32::try_from(parallel.clamp(1, tokio::sync::Semaphore::MAX_PERMITS))
+            .unwrap_or(u32::MAX);
         let (jobs, queue) = mpsc::channel::<Job>(max_batch * 4);
         let (started, ready) = oneshot::channel();
         std::thread::Builder::new()
@@ -264,7 +265,7 @@ impl Writer {
                     }
                 };
                 runtime.block_on(async move {
-                    let store = match store.for_writer().await {
+                    let store = match store.for_writer(parallel).await {
                         Ok(own) => Arc::new(own),
                         Err(error) => {
                             let _ = started.send(Err(error));

@@ -210,13 +210,17 @@ async fn postgres_store() -> (PostgresStore, String) {
         .await
         .unwrap();
     admin.close().await;
-    let (base, _) = admin_url.rsplit_once('/').unwrap();
     (
-        PostgresStore::connect(&format!("{base}/{name}"))
-            .await
-            .unwrap(),
+        PostgresStore::connect(&database_url(&name)).await.unwrap(),
         name,
     )
+}
+
+/// The URL of the test database `name`, beside the admin URL's.
+fn database_url(name: &str) -> String {
+    let admin_url = postgres_admin_url();
+    let (base, _) = admin_url.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
 }
 
 async fn drop_postgres(name: String) {
@@ -1183,13 +1187,7 @@ async fn sqlite_replicas_append_to_one_log() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_replicas_append_to_one_log() {
     let (a, name) = postgres_store().await;
-    let (base, _) = postgres_admin_url()
-        .rsplit_once('/')
-        .map(|(b, n)| (b.to_owned(), n.to_owned()))
-        .unwrap();
-    let b = PostgresStore::connect(&format!("{base}/{name}"))
-        .await
-        .unwrap();
+    let b = PostgresStore::connect(&database_url(&name)).await.unwrap();
     replicas_append_to_one_log(a, b).await;
     drop_postgres(name).await;
 }

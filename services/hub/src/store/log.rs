@@ -152,6 +152,9 @@ pub(super) struct LogRows {
     pub(super) blocks: Vec<(i64, Vec<u8>)>,
 }
 
+/// The log's size: one past the last leaf's index.
+pub(super) const LOG_SIZE: &str = "SELECT COALESCE(MAX(idx) + 1, 0) FROM receipt_log";
+
 pub(super) fn to_i64(value: u64) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::Corrupt(format!("log index {value} too large")))
 }
@@ -256,7 +259,7 @@ macro_rules! impl_receipt_log {
         impl $crate::store::log::ReceiptLog for $store {
             async fn log_size(&self) -> Result<u64, $crate::store::StoreError> {
                 let (size,): (i64,) =
-                    sqlx::query_as("SELECT COALESCE(MAX(idx) + 1, 0) FROM receipt_log")
+                    sqlx::query_as($crate::store::log::LOG_SIZE)
                         .fetch_one(&self.pool)
                         .await?;
                 $crate::store::log::to_u64(size)

@@ -303,9 +303,9 @@ pub trait Store: ReceiptLog {
     fn backend(&self) -> &'static str;
 
     /// The same database for the batch writer, which runs on a runtime of its own: a store
-    /// whose connections are opened (and so polled) from the runtime calling this, sharing this
-    /// store's cached log head.
-    fn for_writer(&self) -> impl Future<Output = Result<Self, StoreError>> + Send
+    /// whose connections (at most `connections`, one per batch in flight) are opened, and so
+    /// polled, from the runtime calling this, sharing this store's cached log head.
+    fn for_writer(&self, connections: u32) -> impl Future<Output = Result<Self, StoreError>> + Send
     where
         Self: Sized;
 

@@ -6,8 +6,12 @@ use sqlx::{Executor, PgConnection, PgPool, Postgres, Row, Transaction};
 use crate::receipts::entry::Entry;
 
 use super::log::LogRows;
-use super::log::{HeadCache, impl_receipt_log, to_i64, to_u64};
+use super::log::{HeadCache, LOG_SIZE, impl_receipt_log, to_i64, to_u64};
 use super::sql::impl_store;
+
+/// Key of the advisory lock that makes batch writes one at a time across replicas, so delivery
+/// sequence numbers and log indexes are committed in order.
+const WRITE_LOCK: i64 = 0x6f72_6967_696e; // "origin"
 use super::{NewDelivery, NewSubmission, StoreError, encode_losses};
 
 /// The Postgres backend.
@@ -42,11 +46,10 @@ impl PostgresStore {
         })
     }
 
-    /// See [`super::Store::for_writer`]: a small pool of its own (one connection per batch in
-    /// flight is all a writer uses).
-    async fn writer_store(&self) -> Result<Self, StoreError> {
+    /// See [`super::Store::for_writer`]: a pool of its own, one connection per batch in flight.
+    async fn writer_store(&self, connections: u32) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
-            .max_connections(4)
+            .max_connections(connections.max(1))
             .test_before_acquire(false)
             .connect_with((*self.pool.connect_options()).clone())
             .await?;
@@ -172,7 +175,8 @@ impl PostgresStore {
     async fn lock_writes(tx: &mut Transaction<'_, Postgres>) -> Result<u64, StoreError> {
         // Called on the executor rather than on `raw_sql`, which trips sqlx's lifetime bounds
         // in a Send future (launchbadge/sqlx#3150).
-        let rows = (&mut **tx).fetch_all(sqlx::raw_sql(LOCK_AND_SIZE)).await?;
+        let sql = format!("SELECT pg_advisory_xact_lock({WRITE_LOCK}); {LOG_SIZE}");
+        let rows = (&mut **tx).fetch_all(sqlx::raw_sql(&sql)).await?;
         let size: i64 = rows
             .last()
             .ok_or_else(|| StoreError::Database("the log size query returned no row".into()))?
@@ -180,12 +184,6 @@ impl PostgresStore {
         to_u64(size)
     }
 }
-
-/// See [`PostgresStore::lock_writes`]. The advisory lock's key, 0x6f726967696e ("origin"), makes
-/// batch writes one at a time across replicas, so delivery sequence numbers and log indexes are
-/// committed in order.
-const LOCK_AND_SIZE: &str = "SELECT pg_advisory_xact_lock(122537185339758); \
-     SELECT COALESCE(MAX(idx) + 1, 0) FROM receipt_log";
 
 impl_store!(PostgresStore, Postgres, "postgres");
 impl_receipt_log!(PostgresStore, Postgres);

@@ -13,8 +13,8 @@ macro_rules! impl_store {
                 $name
             }
 
-            async fn for_writer(&self) -> Result<Self, $crate::store::StoreError> {
-                self.writer_store().await
+            async fn for_writer(&self, connections: u32) -> Result<Self, $crate::store::StoreError> {
+                self.writer_store(connections).await
             }
 
             async fn write_batch(

@@ -9,7 +9,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 use super::log::LogRows;
-use super::log::{HeadCache, impl_receipt_log, to_i64, to_u64};
+use super::log::{HeadCache, LOG_SIZE, impl_receipt_log, to_i64, to_u64};
 use super::sql::ROWS_PER_INSERT;
 use super::sql::impl_store;
 use super::{NewDelivery, NewSubmission, StoreError, encode_losses};
@@ -64,7 +64,7 @@ impl SqliteStore {
 
     /// See [`super::Store::for_writer`]: SQLite connections run on threads of their own, so
     /// the writer shares this pool.
-    async fn writer_store(&self) -> Result<Self, StoreError> {
+    async fn writer_store(&self, _connections: u32) -> Result<Self, StoreError> {
         Ok(self.clone())
     }
 
@@ -81,9 +81,7 @@ impl SqliteStore {
 
     /// Reads the log's size; `BEGIN IMMEDIATE` already holds SQLite's one write lock.
     async fn lock_writes(tx: &mut Transaction<'_, Sqlite>) -> Result<u64, StoreError> {
-        let (size,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(idx) + 1, 0) FROM receipt_log")
-            .fetch_one(&mut **tx)
-            .await?;
+        let (size,): (i64,) = sqlx::query_as(LOG_SIZE).fetch_one(&mut **tx).await?;
         to_u64(size)
     }
 

@@ -61,6 +61,11 @@ pub(crate) struct RunStats {
     pub(crate) expected: usize,
     pub(crate) delivered: usize,
     pub(crate) lost: usize,
+    /// Machine CPU seconds the phase used (see [`crate::cpu`]), from the first submission to
+    /// the last delivery.
+    pub(crate) cpu_seconds: Option<f64>,
+    /// Runs these figures pool.
+    rounds: usize,
 }
 
 fn percentile(values: &[f64], p: f64) -> f64 {
@@ -84,6 +89,13 @@ impl RunStats {
         self.expected += other.expected;
         self.delivered += other.delivered;
         self.lost += other.lost;
+        // Known only if known for every round.
+        self.cpu_seconds = if self.rounds == 0 {
+            other.cpu_seconds
+        } else {
+            self.cpu_seconds.zip(other.cpu_seconds).map(|(a, b)| a + b)
+        };
+        self.rounds += other.rounds;
     }
 
     /// Accepted submissions per second.
@@ -97,6 +109,11 @@ impl RunStats {
 
     pub(crate) fn delivery_ms(&self, p: f64) -> f64 {
         percentile(&self.delivery_ms, p)
+    }
+
+    /// Milliseconds of machine CPU per accepted submission.
+    pub(crate) fn cpu_ms_per_submit(&self) -> Option<f64> {
+        crate::cpu::ms_per(Some(0.0), self.cpu_seconds, self.accepted)
     }
 }
 
@@ -154,6 +171,7 @@ pub(crate) async fn run(
         }
     }
     let prefix = format!("L{:x}", now_micros() % 0xffff_ffff);
+    let cpu_before = crate::cpu::busy_seconds();
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let deadline = started + duration;
@@ -202,7 +220,10 @@ pub(crate) async fn run(
             (stats, expected, Instant::now())
         });
     }
-    let mut total = RunStats::default();
+    let mut total = RunStats {
+        rounds: 1,
+        ..RunStats::default()
+    };
     let mut expected = HashSet::new();
     let mut finished = started;
     while let Some(done) = workers.join_next().await {
@@ -236,5 +257,8 @@ pub(crate) async fn run(
         total.lost = total.expected - total.delivered;
         total.delivery_ms = seen.latency_ms.clone();
     }
+    total.cpu_seconds = crate::cpu::busy_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     Ok(total)
 }

@@ -6,6 +6,7 @@
 //! Each run creates a fresh database next to `DATABASE_URL`'s and drops it at the end.
 
 mod baseline;
+mod cpu;
 mod drive;
 
 use std::process::ExitCode;
@@ -160,6 +161,12 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<serde_json::Value> {
         "rounds": args.rounds.max(1),
         "round_ratios": round_ratios,
         "round_receipt_log_costs": round_costs,
+        "hub_cpu_ms_per_submit": hub_run.cpu_ms_per_submit().map(round3),
+        "baseline_cpu_ms_per_submit": base.cpu_ms_per_submit().map(round3),
+        "cpu_ratio": base
+            .cpu_ms_per_submit()
+            .zip(hub_run.cpu_ms_per_submit())
+            .map(|(base, hub)| round(base / hub)),
         "submit_p50_ms": round(hub_run.submit_ms(50.0)),
         "submit_p99_ms": round(hub_run.submit_ms(99.0)),
         "baseline_submit_p99_ms": round(base.submit_ms(99.0)),
@@ -238,6 +245,10 @@ async fn hub_phase(
 
 fn round(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
 }
 
 fn main() -> ExitCode {

@@ -109,6 +109,10 @@ pub struct NewSubmission {
     pub deliveries: Vec<NewDelivery>,
 }
 
+/// A delivery an acknowledgement names, as the batch writer checks it: (delivery id, receiver,
+/// state, tracking id, sender, certificate id, agreement).
+pub(crate) type AckRow = (String, String, String, String, String, String, String);
+
 /// What the hub tells a sender about an accepted submission.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
@@ -137,6 +141,16 @@ impl NewSubmission {
             accepted_at: self.accepted_at,
             sender_profile: self.sender_profile.clone(),
         }
+    }
+
+    /// The receivers as stored: comma-separated, in routing order.
+    pub(crate) fn receivers(&self) -> String {
+        let receivers: Vec<&str> = self
+            .deliveries
+            .iter()
+            .map(|d| d.receiver.as_str())
+            .collect();
+        receivers.join(",")
     }
 }
 
@@ -400,11 +414,10 @@ fn split_receivers(text: &str) -> Vec<String> {
 
 /// The "accepted" receipt event of a stored submission.
 pub(crate) fn accepted_event(s: &NewSubmission) -> NewEvent {
-    let receivers: Vec<&str> = s.deliveries.iter().map(|d| d.receiver.as_str()).collect();
     let mut event = NewEvent::new(EventKind::Accepted, &s.sender, s.accepted_at)
         .with("content_sha256", s.content_hash.clone())
         .with("sender_profile", s.sender_profile.clone())
-        .with("receivers", receivers.join(","));
+        .with("receivers", s.receivers());
     if let Some((_, key)) = &s.issuer {
         event = event.with("issuer_key", key.clone());
     }

@@ -12,7 +12,8 @@ use super::sql::impl_store;
 /// Key of the advisory lock that makes batch writes one at a time across replicas, so delivery
 /// sequence numbers and log indexes are committed in order.
 const WRITE_LOCK: i64 = 0x6f72_6967_696e; // "origin"
-use super::{NewDelivery, NewSubmission, StoreError, encode_losses};
+use super::sql::{ACK_CANDIDATES, MARK_ACKNOWLEDGED};
+use super::{AckRow, NewDelivery, NewSubmission, StoreError, encode_losses};
 
 /// The Postgres backend.
 #[derive(Debug, Clone)]
@@ -51,6 +52,15 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(connections.max(1))
             .test_before_acquire(false)
+            // Every statement the writer runs finds its rows by a key with an index (ids,
+            // idempotency keys, log indexes). Young tables (small, not yet analyzed) made the
+            // planner prefer whole-table scans for the id lists acknowledgements bring, and it
+            // kept those plans as the tables grew: every acknowledgement read every delivery.
+            // This session setting only makes a scan the last resort, so a statement without an
+            // index would still run.
+            .after_connect(|conn, _| {
+                Box::pin(async move { conn.execute("SET enable_seqscan = off").await.map(|_| ()) })
+            })
             .connect_with((*self.pool.connect_options()).clone())
             .await?;
         Ok(Self {
@@ -67,6 +77,97 @@ impl PostgresStore {
 
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
         Ok(self.pool.begin().await?)
+    }
+
+    /// Inserts submissions, skipping any whose idempotency key is taken; returns the tracking
+    /// ids inserted. One statement of UNNESTed arrays whatever the batch's size, so Postgres
+    /// parses and plans it once per connection: multi-row VALUES lists were a new prepared
+    /// statement for every batch size.
+    async fn insert_submissions(
+        conn: &mut PgConnection,
+        batch: &[NewSubmission],
+    ) -> Result<Vec<String>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let text = |f: fn(&NewSubmission) -> &str| -> Vec<&str> { batch.iter().map(f).collect() };
+        let ids: Vec<(String,)> = sqlx::query_as(
+            "INSERT INTO submissions (tracking_id, sender, agreement, certificate_id, \
+             idempotency_key, content_hash, sender_profile, original, canonical, receivers, \
+             accepted_at, issuer_signature, issuer_key) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+             $6::text[], $7::text[], $8::bytea[], $9::text[], $10::text[], $11::int8[], \
+             $12::bytea[], $13::text[]) \
+             ON CONFLICT (sender, idempotency_key) DO NOTHING RETURNING tracking_id",
+        )
+        .bind(text(|s| &s.tracking_id))
+        .bind(text(|s| &s.sender))
+        .bind(text(|s| &s.agreement))
+        .bind(text(|s| &s.certificate_id))
+        .bind(text(|s| &s.idempotency_key))
+        .bind(text(|s| &s.content_hash))
+        .bind(text(|s| &s.sender_profile))
+        .bind(
+            batch
+                .iter()
+                .map(|s| s.original.as_slice())
+                .collect::<Vec<_>>(),
+        )
+        .bind(text(|s| &s.canonical))
+        .bind(
+            batch
+                .iter()
+                .map(NewSubmission::receivers)
+                .collect::<Vec<_>>(),
+        )
+        .bind(batch.iter().map(|s| s.accepted_at).collect::<Vec<_>>())
+        .bind(
+            batch
+                .iter()
+                .map(|s| s.issuer.as_ref().map(|(signature, _)| signature.as_slice()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            batch
+                .iter()
+                .map(|s| s.issuer.as_ref().map(|(_, key)| key.as_str()))
+                .collect::<Vec<_>>(),
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(ids.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// The deliveries `ids` names that exist, with what an acknowledgement checks and records:
+    /// one statement whatever the count (see [`Self::insert_submissions`]).
+    async fn ack_candidates(
+        conn: &mut PgConnection,
+        ids: &[&String],
+    ) -> Result<Vec<AckRow>, StoreError> {
+        Ok(sqlx::query_as(&format!("{ACK_CANDIDATES} = ANY($1)"))
+            .bind(ids)
+            .fetch_all(&mut *conn)
+            .await?)
+    }
+
+    /// Marks the pending deliveries among `ids` acknowledged at `at`; returns the ids changed.
+    async fn mark_acknowledged(
+        conn: &mut PgConnection,
+        ids: &[&str],
+        at: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<(String,)> = sqlx::query_as(&format!(
+            "{MARK_ACKNOWLEDGED} $1 WHERE state <> 'acknowledged' AND delivery_id = ANY($2) \
+             RETURNING delivery_id"
+        ))
+        .bind(at)
+        .bind(ids)
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
     /// Inserts deliveries, receipt-log leaves and the hash blocks they touched in one statement

@@ -12,7 +12,8 @@ use super::log::LogRows;
 use super::log::{HeadCache, LOG_SIZE, impl_receipt_log, to_i64, to_u64};
 use super::sql::ROWS_PER_INSERT;
 use super::sql::impl_store;
-use super::{NewDelivery, NewSubmission, StoreError, encode_losses};
+use super::sql::{ACK_CANDIDATES, MARK_ACKNOWLEDGED};
+use super::{AckRow, NewDelivery, NewSubmission, StoreError, encode_losses};
 
 /// The SQLite backend.
 #[derive(Debug, Clone)]
@@ -83,6 +84,87 @@ impl SqliteStore {
     async fn lock_writes(tx: &mut Transaction<'_, Sqlite>) -> Result<u64, StoreError> {
         let (size,): (i64,) = sqlx::query_as(LOG_SIZE).fetch_one(&mut **tx).await?;
         to_u64(size)
+    }
+
+    /// Inserts submissions as multi-row INSERTs, skipping any whose idempotency key is taken.
+    /// Returns the tracking ids inserted.
+    async fn insert_submissions(
+        conn: &mut SqliteConnection,
+        batch: &[NewSubmission],
+    ) -> Result<Vec<String>, StoreError> {
+        let mut created = Vec::with_capacity(batch.len());
+        for chunk in batch.chunks(ROWS_PER_INSERT) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO submissions (tracking_id, sender, agreement, certificate_id, \
+                 idempotency_key, content_hash, sender_profile, original, canonical, \
+                 receivers, accepted_at, issuer_signature, issuer_key) ",
+            );
+            insert.push_values(chunk, |mut row, s| {
+                row.push_bind(&s.tracking_id)
+                    .push_bind(&s.sender)
+                    .push_bind(&s.agreement)
+                    .push_bind(&s.certificate_id)
+                    .push_bind(&s.idempotency_key)
+                    .push_bind(&s.content_hash)
+                    .push_bind(&s.sender_profile)
+                    .push_bind(&s.original)
+                    .push_bind(&s.canonical)
+                    .push_bind(s.receivers())
+                    .push_bind(s.accepted_at)
+                    .push_bind(s.issuer.as_ref().map(|(signature, _)| signature))
+                    .push_bind(s.issuer.as_ref().map(|(_, key)| key));
+            });
+            insert.push(" ON CONFLICT (sender, idempotency_key) DO NOTHING RETURNING tracking_id");
+            let ids: Vec<(String,)> = insert.build_query_as().fetch_all(&mut *conn).await?;
+            created.extend(ids.into_iter().map(|(id,)| id));
+        }
+        Ok(created)
+    }
+
+    /// The deliveries `ids` names that exist, with what an acknowledgement checks and records.
+    async fn ack_candidates(
+        conn: &mut SqliteConnection,
+        ids: &[&String],
+    ) -> Result<Vec<AckRow>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(ROWS_PER_INSERT) {
+            let mut select = QueryBuilder::<Sqlite>::new(ACK_CANDIDATES);
+            select.push(" IN (");
+            let mut list = select.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            select.push(")");
+            found.extend(
+                select
+                    .build_query_as::<AckRow>()
+                    .fetch_all(&mut *conn)
+                    .await?,
+            );
+        }
+        Ok(found)
+    }
+
+    /// Marks the pending deliveries among `ids` acknowledged at `at`; returns the ids changed.
+    async fn mark_acknowledged(
+        conn: &mut SqliteConnection,
+        ids: &[&str],
+        at: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut changed = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(ROWS_PER_INSERT) {
+            let mut update = QueryBuilder::<Sqlite>::new(MARK_ACKNOWLEDGED);
+            update.push_bind(at);
+            update.push(" WHERE state <> 'acknowledged' AND delivery_id IN (");
+            let mut list = update.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            update.push(") RETURNING delivery_id");
+            let rows: Vec<(String,)> = update.build_query_as().fetch_all(&mut *conn).await?;
+            changed.extend(rows.into_iter().map(|(id,)| id));
+        }
+        Ok(changed)
     }
 
     /// Inserts deliveries, receipt-log leaves and the hash blocks they touched, as multi-row

@@ -142,7 +142,7 @@ impl PostgresStore {
     /// one statement whatever the count (see [`Self::insert_submissions`]).
     async fn ack_candidates(
         conn: &mut PgConnection,
-        ids: &[&String],
+        ids: &[&str],
     ) -> Result<Vec<AckRow>, StoreError> {
         Ok(sqlx::query_as(&format!("{ACK_CANDIDATES} = ANY($1)"))
             .bind(ids)

@@ -385,7 +385,10 @@ macro_rules! impl_store {
                 if acks.is_empty() {
                     return Ok((Vec::new(), Vec::new()));
                 }
-                let mut ids: Vec<&String> = acks.iter().flat_map(|a| &a.delivery_ids).collect();
+                let mut ids: Vec<&str> = acks
+                    .iter()
+                    .flat_map(|a| a.delivery_ids.iter().map(String::as_str))
+                    .collect();
                 ids.sort_unstable();
                 ids.dedup();
                 let found: HashMap<String, $crate::store::AckRow> =

@@ -124,17 +124,12 @@ impl SqliteStore {
     /// The deliveries `ids` names that exist, with what an acknowledgement checks and records.
     async fn ack_candidates(
         conn: &mut SqliteConnection,
-        ids: &[&String],
+        ids: &[&str],
     ) -> Result<Vec<AckRow>, StoreError> {
         let mut found = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(ROWS_PER_INSERT) {
             let mut select = QueryBuilder::<Sqlite>::new(ACK_CANDIDATES);
-            select.push(" IN (");
-            let mut list = select.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            select.push(")");
+            push_in_list(&mut select, chunk);
             found.extend(
                 select
                     .build_query_as::<AckRow>()
@@ -155,12 +150,9 @@ impl SqliteStore {
         for chunk in ids.chunks(ROWS_PER_INSERT) {
             let mut update = QueryBuilder::<Sqlite>::new(MARK_ACKNOWLEDGED);
             update.push_bind(at);
-            update.push(" WHERE state <> 'acknowledged' AND delivery_id IN (");
-            let mut list = update.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            update.push(") RETURNING delivery_id");
+            update.push(" WHERE state <> 'acknowledged' AND delivery_id");
+            push_in_list(&mut update, chunk);
+            update.push(" RETURNING delivery_id");
             let rows: Vec<(String,)> = update.build_query_as().fetch_all(&mut *conn).await?;
             changed.extend(rows.into_iter().map(|(id,)| id));
         }
@@ -234,6 +226,16 @@ impl SqliteStore {
         }
         Ok(sequences)
     }
+}
+
+/// Appends ` IN (?, ...)` with `ids` bound.
+fn push_in_list<'a>(query: &mut QueryBuilder<'a, Sqlite>, ids: &[&'a str]) {
+    query.push(" IN (");
+    let mut list = query.separated(", ");
+    for id in ids {
+        list.push_bind(*id);
+    }
+    query.push(")");
 }
 
 impl_store!(SqliteStore, Sqlite, "sqlite");

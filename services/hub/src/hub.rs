@@ -18,6 +18,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::ApiError;
+use crate::feed::DeliveryFeed;
 use crate::receipts::keys::NoteKey;
 use crate::registry::{Registry, RegistryDirs, RegistryError, import};
 use crate::store::{
@@ -81,13 +82,13 @@ impl DeliveryCache {
     }
 
     /// Remembers committed deliveries.
-    pub fn insert(&self, records: Vec<DeliveryRecord>) {
+    pub fn insert(&self, records: &[Arc<DeliveryRecord>]) {
         let mut inner = self.lock();
         for record in records {
             inner.order.push_back(record.delivery_id.clone());
             inner
                 .by_id
-                .insert(record.delivery_id.clone(), Arc::new(record));
+                .insert(record.delivery_id.clone(), record.clone());
         }
         while inner.by_id.len() > CACHE_CAPACITY {
             let Some(oldest) = inner.order.pop_front() else {
@@ -116,6 +117,17 @@ impl DeliveryCache {
     }
 }
 
+/// What the writer tells subscriptions about each commit.
+#[derive(Debug, Clone, Default)]
+pub struct Shared {
+    /// Subscription wakeups.
+    pub wakeups: Arc<Wakeups>,
+    /// Recently committed deliveries, by id.
+    pub cache: Arc<DeliveryCache>,
+    /// Recently committed batches, in order.
+    pub feed: Arc<DeliveryFeed>,
+}
+
 /// What the writer stores: a submission, or a receiver's acknowledgement.
 #[derive(Debug)]
 enum Job {
@@ -128,12 +140,12 @@ enum Job {
 
 /// Stores one batch, caches its deliveries, wakes its receivers' subscriptions, and answers
 /// every submitter and acknowledger.
-async fn store_batch<S: Store>(
-    store: &S,
-    wakeups: &Wakeups,
-    cache: &DeliveryCache,
-    batch: Vec<Job>,
-) {
+async fn store_batch<S: Store>(store: &S, shared: &Shared, batch: Vec<Job>) {
+    let Shared {
+        wakeups,
+        cache,
+        feed,
+    } = shared;
     let (mut submissions, mut replies) = (Vec::new(), Vec::new());
     let (mut acks, mut ack_replies) = (Vec::new(), Vec::new());
     for job in batch {
@@ -154,6 +166,8 @@ async fn store_batch<S: Store>(
             outcomes,
             deliveries,
             acks: ack_outcomes,
+            after_sequence,
+            through_sequence,
         }) => {
             for ((ack, reply), outcome) in acks.iter().zip(ack_replies).zip(ack_outcomes) {
                 if matches!(outcome, AckOutcome::Acknowledged(_)) {
@@ -165,7 +179,11 @@ async fn store_batch<S: Store>(
                 deliveries.iter().map(|d| d.receiver.clone()).collect();
             receivers.sort_unstable();
             receivers.dedup();
-            cache.insert(deliveries);
+            let deliveries: Vec<Arc<DeliveryRecord>> =
+                deliveries.into_iter().map(Arc::new).collect();
+            cache.insert(&deliveries);
+            // Before the wakeups, so a woken subscription finds the batch.
+            feed.push(after_sequence, through_sequence, deliveries);
             for receiver in &receivers {
                 wakeups.wake(receiver);
             }
@@ -189,8 +207,7 @@ async fn store_batch<S: Store>(
 /// sender is gone; then waits for the batches in flight.
 async fn write_batches<S: Store>(
     store: Arc<S>,
-    wakeups: Arc<Wakeups>,
-    cache: Arc<DeliveryCache>,
+    shared: Shared,
     mut queue: mpsc::Receiver<Job>,
     max_batch: usize,
     parallel: u32,
@@ -204,9 +221,9 @@ async fn write_batches<S: Store>(
         if queue.recv_many(&mut batch, max_batch).await == 0 {
             break;
         }
-        let (store, wakeups, cache) = (store.clone(), wakeups.clone(), cache.clone());
+        let (store, shared) = (store.clone(), shared.clone());
         tokio::spawn(async move {
-            store_batch(&*store, &wakeups, &cache, batch).await;
+            store_batch(&*store, &shared, batch).await;
             drop(slot);
         });
     }
@@ -240,8 +257,7 @@ impl Writer {
     /// committed.
     pub async fn start<S: Store>(
         store: Arc<S>,
-        wakeups: Arc<Wakeups>,
-        cache: Arc<DeliveryCache>,
+        shared: Shared,
         max_batch: usize,
         parallel: usize,
     ) -> Result<Self, StoreError> {
@@ -273,7 +289,7 @@ impl Writer {
                         }
                     };
                     let _ = started.send(Ok(()));
-                    write_batches(store, wakeups, cache, queue, max_batch, parallel).await;
+                    write_batches(store, shared, queue, max_batch, parallel).await;
                 });
             })
             .map_err(|e| StoreError::Writer(e.to_string()))?;
@@ -350,10 +366,8 @@ pub struct Hub<S> {
     registry: RwLock<Arc<Registry>>,
     /// The batch writer.
     pub writer: Writer,
-    /// Subscription wakeups.
-    pub wakeups: Arc<Wakeups>,
-    /// Recently committed deliveries.
-    pub cache: Arc<DeliveryCache>,
+    /// What subscriptions learn from the writer.
+    pub shared: Shared,
     /// Tunables.
     pub settings: HubSettings,
     /// Set when the server shuts down, so open subscriptions end and graceful shutdown does not
@@ -379,21 +393,18 @@ impl<S: Store> Hub<S> {
             );
         }
         let store = Arc::new(store);
-        let wakeups = Arc::new(Wakeups::default());
-        let cache = Arc::new(DeliveryCache::default());
+        let shared = Shared::default();
         let hub = Self {
             registry: RwLock::new(Arc::new(Registry::default())),
             writer: Writer::start(
                 store.clone(),
-                wakeups.clone(),
-                cache.clone(),
+                shared.clone(),
                 settings.max_batch,
                 settings.parallel_batches,
             )
             .await?,
             store,
-            wakeups,
-            cache,
+            shared,
             settings,
             closing: watch::channel(false).0,
         };

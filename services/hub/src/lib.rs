@@ -5,6 +5,7 @@
 //! - [`service`]: the gRPC services (`MemberService`, `OperatorService`);
 //! - [`pipeline`]: validate, route and translate one submission (no I/O);
 //! - [`hub`]: shared state, the batch writer (group commit) and subscription wakeups;
+//! - [`feed`]: the batches this process committed, for subscriptions that are up to date;
 //! - [`store`]: the storage trait and its SQLite and Postgres backends;
 //! - [`receipts`]: the receipt log (RFC 9162 Merkle tree), checkpoints, the hub's key, exports;
 //! - [`registry`]: members, agreements and compiled profiles, imported from the config folders;
@@ -21,6 +22,7 @@ pub mod compute;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod feed;
 pub mod hub;
 pub mod identity;
 pub mod launch;

@@ -45,29 +45,51 @@ struct TestHub<S> {
     serial: std::sync::atomic::AtomicUsize,
 }
 
+/// A hub serving the config in `config` on `listener`.
+async fn serve<S: Store>(
+    store: S,
+    config: &std::path::Path,
+    listener: TcpListener,
+) -> (
+    Arc<Hub<S>>,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let config = originhub_hub::config::HubConfig::load(Some(config)).unwrap();
+    let settings = HubSettings {
+        poll_interval: std::time::Duration::from_millis(200),
+        ..HubSettings::default()
+    };
+    let hub = Hub::start(store, Some(&config.registry_dirs()), settings)
+        .await
+        .unwrap();
+    let tls = config.server_tls().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = hub.clone();
+    let server = tokio::spawn(async move {
+        run(served, listener, tls, async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    (hub, stop, server)
+}
+
+/// A second hub on the same database and config directory as a [`TestHub`] (a replica), on a
+/// port of its own.
+struct Replica {
+    port: u16,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
+}
+
 impl<S: Store> TestHub<S> {
     async fn start(store: S) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let layout = demo::write_config(dir.path(), listener.local_addr().unwrap()).unwrap();
-        let config = originhub_hub::config::HubConfig::load(Some(&layout.config)).unwrap();
-        let settings = HubSettings {
-            poll_interval: std::time::Duration::from_millis(200),
-            ..HubSettings::default()
-        };
-        let hub = Hub::start(store, Some(&config.registry_dirs()), settings)
-            .await
-            .unwrap();
-        let tls = config.server_tls().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let served = hub.clone();
-        let server = tokio::spawn(async move {
-            run(served, listener, tls, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-        });
+        let (hub, stop, server) = serve(store, &layout.config, listener).await;
         Self {
             dir,
             hub,
@@ -76,6 +98,22 @@ impl<S: Store> TestHub<S> {
             factory: Factory::new(),
             serial: Default::default(),
         }
+    }
+
+    /// Starts a replica of this hub on `store` (the same database).
+    async fn replica(&self, store: S) -> Replica {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (_, stop, server) = serve(store, &self.dir.path().join("hub.toml"), listener).await;
+        Replica { port, stop, server }
+    }
+
+    /// A member client of `replica`.
+    async fn member_of(&self, replica: &Replica, name: &str) -> MemberServiceClient<Channel> {
+        let mut file = ClientFile::load(&self.client_file(name)).unwrap();
+        let (host, _) = file.hub.rsplit_once(':').unwrap();
+        file.hub = format!("{host}:{}", replica.port);
+        MemberServiceClient::new(file.connect().await.unwrap())
     }
 
     /// A submission signed with `sender`'s key from this hub's config directory.
@@ -303,9 +341,10 @@ async fn whole_flow<S: Store>(hub: TestHub<S>) {
 
     // The same delivery read back from the database, not the in-process cache, is identical.
     hub.hub
+        .shared
         .cache
         .remove(std::slice::from_ref(&delivery.delivery_id));
-    assert!(hub.hub.cache.get(&delivery.delivery_id).is_none());
+    assert!(hub.hub.shared.cache.get(&delivery.delivery_id).is_none());
     let from_database = drain(&mut concordia, 0).await;
     assert_eq!(from_database, deliveries);
 
@@ -1189,6 +1228,81 @@ async fn postgres_replicas_append_to_one_log() {
     let (a, name) = postgres_store().await;
     let b = PostgresStore::connect(&database_url(&name)).await.unwrap();
     replicas_append_to_one_log(a, b).await;
+    drop_postgres(name).await;
+}
+
+/// Two hubs on one database. A subscriber on the first receives what the second committed
+/// between the first's own batches, in sequence order: the first learns of its own commits in
+/// memory, and must notice the gap the other's left in the sequence and ask the database.
+async fn replicas_deliver_everything<S: Store>(a: TestHub<S>, b_store: S) {
+    let b = a.replica(b_store).await;
+    let mut stream = a
+        .member("concordia")
+        .await
+        .subscribe(SubscribeRequest {
+            after_sequence: 0,
+            stop_when_drained: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut next = async || {
+        tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
+            .await
+            .expect("a delivery arrives")
+            .unwrap()
+            .unwrap()
+            .delivery
+            .unwrap()
+    };
+    let first = a.submit("borastria", BILATERAL, "concordia").await;
+    assert_eq!(next().await.tracking_id, first.receipt.unwrap().tracking_id);
+    let mut sent = Vec::new();
+    for _ in 0..3 {
+        let (_, document) = a.document("borastria", BILATERAL, "concordia", 1);
+        let through_b = a
+            .member_of(&b, "borastria")
+            .await
+            .submit(a.request(BILATERAL, "borastria", document, ""))
+            .await
+            .unwrap()
+            .into_inner();
+        let through_a = a.submit("borastria", BILATERAL, "concordia").await;
+        sent.push(through_b.receipt.unwrap().tracking_id);
+        sent.push(through_a.receipt.unwrap().tracking_id);
+    }
+    let mut received = Vec::new();
+    for _ in 0..sent.len() {
+        received.push(next().await);
+    }
+    assert!(
+        received.windows(2).all(|w| w[0].sequence < w[1].sequence),
+        "in sequence order"
+    );
+    assert_eq!(
+        received.iter().map(|d| &d.tracking_id).collect::<Vec<_>>(),
+        sent.iter().collect::<Vec<_>>(),
+        "every delivery, whichever replica committed it"
+    );
+    let _ = b.stop.send(());
+    let _ = b.server.await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_replicas_deliver_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hub.db");
+    let a = SqliteStore::open(&path).await.unwrap();
+    let b = SqliteStore::open(&path).await.unwrap();
+    replicas_deliver_everything(TestHub::start(a).await, b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_replicas_deliver_everything() {
+    let (a, name) = postgres_store().await;
+    let b = PostgresStore::connect(&database_url(&name)).await.unwrap();
+    replicas_deliver_everything(TestHub::start(a).await, b).await;
     drop_postgres(name).await;
 }
 

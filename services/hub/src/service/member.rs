@@ -21,7 +21,7 @@ use crate::proto::{
     SubscribeResponse,
 };
 use crate::receipts::entry::{EventKind, NewEvent};
-use crate::store::{self, AckJob, AckOutcome, DeliveryRecord, Store, Stored};
+use crate::store::{self, AckJob, AckOutcome, DeliveryRecord, PendingPage, Store, Stored};
 
 /// Deliveries read per query while streaming.
 const PAGE: i64 = 256;
@@ -260,16 +260,18 @@ impl<S: Store> MemberApi<S> {
     }
 }
 
-/// The next page of `receiver`'s pending deliveries after `after`, in order: which ones from
-/// the database, their bytes from the cache where it has them.
+/// The next page of `receiver`'s pending deliveries after `after`, in order, and the largest
+/// sequence committed when it was read: which ones from the database, their bytes from the
+/// cache where it has them.
 async fn next_page<S: Store>(
     hub: &Hub<S>,
     receiver: &str,
     after: i64,
-) -> Result<Vec<Arc<DeliveryRecord>>, ApiError> {
-    let ids = hub.store.pending_ids(receiver, after, PAGE).await?;
+) -> Result<(Vec<Arc<DeliveryRecord>>, i64), ApiError> {
+    let PendingPage { ids, last_sequence } = hub.store.pending_ids(receiver, after, PAGE).await?;
+    let cache = &hub.shared.cache;
     let mut found: Vec<Option<Arc<DeliveryRecord>>> =
-        ids.iter().map(|(_, id)| hub.cache.get(id)).collect();
+        ids.iter().map(|(_, id)| cache.get(id)).collect();
     let missing: Vec<String> = ids
         .iter()
         .zip(&found)
@@ -291,11 +293,16 @@ async fn next_page<S: Store>(
         }
     }
     // A delivery acknowledged between the two reads is simply not sent.
-    Ok(found.into_iter().flatten().collect())
+    Ok((found.into_iter().flatten().collect(), last_sequence))
 }
 
 /// Streams `receiver`'s unacknowledged deliveries after `after`, then new ones as they are
 /// committed, until the client goes away (or, with `stop_when_drained`, the backlog is sent).
+///
+/// After a page that was not full, the subscription knows the largest sequence committed when
+/// it read (`synced`). When woken, it takes the batches this process committed since then from
+/// the [`crate::feed::DeliveryFeed`] if they follow on unbroken; otherwise, and every
+/// `poll_interval` (another replica's commits wake nobody here), it asks the database.
 async fn stream_deliveries<S: Store>(
     hub: Arc<Hub<S>>,
     receiver: String,
@@ -303,22 +310,37 @@ async fn stream_deliveries<S: Store>(
     stop_when_drained: bool,
     out: mpsc::Sender<Result<SubscribeResponse, Status>>,
 ) {
-    let mut wake = hub.wakeups.subscribe(&receiver);
+    let mut wake = hub.shared.wakeups.subscribe(&receiver);
     let mut closing = hub.closing();
+    let mut synced: Option<i64> = None;
     loop {
         if *closing.borrow_and_update() {
             return;
         }
         wake.borrow_and_update();
-        let page = match next_page(&hub, &receiver, after).await {
-            Ok(page) => page,
-            Err(error) => {
-                let _ = out.send(Err(error.into())).await;
-                return;
+        let followed = synced.and_then(|from| hub.shared.feed.follow(from, &receiver));
+        let (page, full) = match followed {
+            Some((records, through)) => {
+                synced = Some(through);
+                (records, false)
             }
+            None => match next_page(&hub, &receiver, after).await {
+                Ok((page, last_sequence)) => {
+                    let full = page.len() as i64 == PAGE;
+                    synced = (!full).then_some(last_sequence);
+                    (page, full)
+                }
+                Err(error) => {
+                    let _ = out.send(Err(error.into())).await;
+                    return;
+                }
+            },
         };
-        let full = page.len() as i64 == PAGE;
+        // A delivery the database read already sent can come again from the feed.
         for record in page {
+            if record.sequence <= after {
+                continue;
+            }
             after = record.sequence;
             let message = SubscribeResponse {
                 delivery: Some(delivery(&record)),
@@ -335,7 +357,7 @@ async fn stream_deliveries<S: Store>(
         }
         tokio::select! {
             changed = wake.changed() => if changed.is_err() { return },
-            () = tokio::time::sleep(hub.settings.poll_interval) => {}
+            () = tokio::time::sleep(hub.settings.poll_interval) => synced = None,
             () = out.closed() => return,
             _ = closing.changed() => return,
         }

@@ -350,7 +350,7 @@ macro_rules! impl_receipt_log {
             ) -> Result<(), $crate::store::StoreError> {
                 let mut tx = self.begin_write().await?;
                 let mut turn = self.head.turn().await;
-                let size = Self::lock_writes(&mut tx).await?;
+                let size = Self::lock_writes(&mut tx).await?.log_size;
                 Self::append_log(&mut *tx, &mut turn, size, events).await?;
                 tx.commit().await?;
                 turn.committed();
@@ -385,7 +385,7 @@ macro_rules! impl_receipt_log {
                 use $crate::receipts::entry::{EventKind, NewEvent};
                 let mut tx = self.begin_write().await?;
                 let mut turn = self.head.turn().await;
-                let size = Self::lock_writes(&mut tx).await?;
+                let size = Self::lock_writes(&mut tx).await?.log_size;
                 type Row = (String, Option<String>, String, String, i64, String, Option<String>, Option<String>, Option<String>);
                 let rows: Vec<Row> = sqlx::query_as(
                     "SELECT e.tracking_id, e.delivery_id, e.member, e.kind, e.at, e.detail, \

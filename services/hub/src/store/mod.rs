@@ -177,6 +177,21 @@ pub struct StoredBatch {
     pub deliveries: Vec<DeliveryRecord>,
     /// One per acknowledgement job, in order.
     pub acks: Vec<AckOutcome>,
+    /// The largest delivery sequence committed before this batch (0: none). Deliveries get
+    /// their sequences under the write lock, so every delivery committed with a sequence in
+    /// `after_sequence + 1 ..= through_sequence` is one of this batch's.
+    pub after_sequence: i64,
+    /// The largest delivery sequence committed once this batch was.
+    pub through_sequence: i64,
+}
+
+/// A page of a receiver's pending deliveries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PendingPage {
+    /// Sequence and id of each, in order.
+    pub ids: Vec<(i64, String)>,
+    /// The largest delivery sequence committed, any receiver's, as the same read saw it.
+    pub last_sequence: i64,
 }
 
 /// A receiver acknowledging deliveries: all of them, or none if one is unknown or not its.
@@ -347,7 +362,7 @@ pub trait Store: ReceiptLog {
         receiver: &str,
         after: i64,
         limit: i64,
-    ) -> impl Future<Output = Result<Vec<(i64, String)>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<PendingPage, StoreError>> + Send;
 
     /// Whole deliveries by id (in no particular order; unknown ids are left out).
     fn deliveries(

@@ -12,7 +12,7 @@ use super::sql::impl_store;
 /// Key of the advisory lock that makes batch writes one at a time across replicas, so delivery
 /// sequence numbers and log indexes are committed in order.
 const WRITE_LOCK: i64 = 0x6f72_6967_696e; // "origin"
-use super::sql::{ACK_CANDIDATES, MARK_ACKNOWLEDGED};
+use super::sql::{ACK_CANDIDATES, LAST_SEQUENCE, Locked, MARK_ACKNOWLEDGED};
 use super::{AckRow, NewDelivery, NewSubmission, StoreError, encode_losses};
 
 /// The Postgres backend.
@@ -270,19 +270,25 @@ impl PostgresStore {
         Ok(rows)
     }
 
-    /// Takes the write lock and reads the log's size, in one round trip: the simple protocol
-    /// runs each statement of a string with its own snapshot, so the size is read after the
-    /// lock is held and sees every earlier writer's commit.
-    async fn lock_writes(tx: &mut Transaction<'_, Postgres>) -> Result<u64, StoreError> {
+    /// Takes the write lock and reads the log's size and the largest delivery sequence, in one
+    /// round trip: the simple protocol runs each statement of a string with its own snapshot, so
+    /// both are read after the lock is held and see every earlier writer's commit.
+    async fn lock_writes(tx: &mut Transaction<'_, Postgres>) -> Result<Locked, StoreError> {
         // Called on the executor rather than on `raw_sql`, which trips sqlx's lifetime bounds
         // in a Send future (launchbadge/sqlx#3150).
-        let sql = format!("SELECT pg_advisory_xact_lock({WRITE_LOCK}); {LOG_SIZE}");
+        let sql =
+            format!("SELECT pg_advisory_xact_lock({WRITE_LOCK}); {LOG_SIZE}; {LAST_SEQUENCE}");
         let rows = (&mut **tx).fetch_all(sqlx::raw_sql(&sql)).await?;
-        let size: i64 = rows
-            .last()
-            .ok_or_else(|| StoreError::Database("the log size query returned no row".into()))?
-            .try_get(0)?;
-        to_u64(size)
+        let [.., size, last] = rows.as_slice() else {
+            return Err(StoreError::Database(format!(
+                "locking for a write returned {} rows, not 3",
+                rows.len()
+            )));
+        };
+        Ok(Locked {
+            log_size: to_u64(size.try_get(0)?)?,
+            last_sequence: last.try_get(0)?,
+        })
     }
 }
 

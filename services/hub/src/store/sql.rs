@@ -11,6 +11,18 @@ pub(super) const ACK_CANDIDATES: &str = "SELECT d.delivery_id, d.receiver, d.sta
      d.tracking_id, s.sender, s.certificate_id, s.agreement \
      FROM deliveries d JOIN submissions s ON s.tracking_id = d.tracking_id WHERE d.delivery_id";
 
+/// The largest delivery sequence committed (0: none).
+pub(super) const LAST_SEQUENCE: &str = "SELECT COALESCE(MAX(seq), 0) FROM deliveries";
+
+/// What holding the write lock found.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Locked {
+    /// The receipt log's size.
+    pub(super) log_size: u64,
+    /// The largest delivery sequence committed ([`LAST_SEQUENCE`]).
+    pub(super) last_sequence: i64,
+}
+
 /// Marks deliveries acknowledged; each backend appends the time and its id test.
 ///
 /// The test is `state <> 'acknowledged'`, not `state = 'pending'`: the latter matches the
@@ -81,7 +93,7 @@ macro_rules! impl_store {
                 // delivery sequence numbers and log indexes are assigned and committed in the
                 // same order. Every round trip from here on holds up every other batch.
                 let mut turn = self.head.turn().await;
-                let log_size = Self::lock_writes(&mut tx).await?;
+                let locked = Self::lock_writes(&mut tx).await?;
                 let fresh: Vec<_> = batch
                     .iter()
                     .filter(|s| created.contains(&s.tracking_id))
@@ -102,7 +114,7 @@ macro_rules! impl_store {
                     .chain(ack_events)
                     .collect();
                 let log = if self.receipts {
-                    Self::log_rows(&mut *tx, &mut turn, log_size, events).await?
+                    Self::log_rows(&mut *tx, &mut turn, locked.log_size, events).await?
                 } else {
                     $crate::store::log::LogRows::default()
                 };
@@ -135,10 +147,15 @@ macro_rules! impl_store {
                     })
                     .collect();
                 records.sort_by_key(|r| r.sequence);
+                let through_sequence = records
+                    .last()
+                    .map_or(locked.last_sequence, |r| r.sequence.max(locked.last_sequence));
                 Ok($crate::store::StoredBatch {
                     outcomes,
                     deliveries: records,
                     acks: ack_outcomes,
+                    after_sequence: locked.last_sequence,
+                    through_sequence,
                 })
             }
 
@@ -156,16 +173,29 @@ macro_rules! impl_store {
                 receiver: &str,
                 after: i64,
                 limit: i64,
-            ) -> Result<Vec<(i64, String)>, $crate::store::StoreError> {
-                Ok(sqlx::query_as(
-                    "SELECT seq, delivery_id FROM deliveries \
-                     WHERE receiver = $1 AND state = 'pending' AND seq > $2 ORDER BY seq LIMIT $3",
-                )
+            ) -> Result<$crate::store::PendingPage, $crate::store::StoreError> {
+                // One statement, so the largest sequence is read in the same snapshot as the
+                // page: it is the row without an id.
+                let rows: Vec<(i64, Option<String>)> = sqlx::query_as(&format!(
+                    "SELECT seq, delivery_id FROM (SELECT seq, delivery_id FROM deliveries \
+                     WHERE receiver = $1 AND state = 'pending' AND seq > $2 ORDER BY seq \
+                     LIMIT $3) AS page UNION ALL SELECT ({}), NULL",
+                    $crate::store::sql::LAST_SEQUENCE
+                ))
                 .bind(receiver)
                 .bind(after)
                 .bind(limit)
                 .fetch_all(&self.pool)
-                .await?)
+                .await?;
+                let mut page = $crate::store::PendingPage::default();
+                for (seq, id) in rows {
+                    match id {
+                        Some(id) => page.ids.push((seq, id)),
+                        None => page.last_sequence = seq,
+                    }
+                }
+                page.ids.sort_unstable_by_key(|(seq, _)| *seq);
+                Ok(page)
             }
 
             async fn deliveries(

@@ -12,7 +12,7 @@ use super::log::LogRows;
 use super::log::{HeadCache, LOG_SIZE, impl_receipt_log, to_i64, to_u64};
 use super::sql::ROWS_PER_INSERT;
 use super::sql::impl_store;
-use super::sql::{ACK_CANDIDATES, MARK_ACKNOWLEDGED};
+use super::sql::{ACK_CANDIDATES, LAST_SEQUENCE, Locked, MARK_ACKNOWLEDGED};
 use super::{AckRow, NewDelivery, NewSubmission, StoreError, encode_losses};
 
 /// The SQLite backend.
@@ -80,10 +80,17 @@ impl SqliteStore {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
-    /// Reads the log's size; `BEGIN IMMEDIATE` already holds SQLite's one write lock.
-    async fn lock_writes(tx: &mut Transaction<'_, Sqlite>) -> Result<u64, StoreError> {
-        let (size,): (i64,) = sqlx::query_as(LOG_SIZE).fetch_one(&mut **tx).await?;
-        to_u64(size)
+    /// Reads the log's size and the largest delivery sequence; `BEGIN IMMEDIATE` already holds
+    /// SQLite's one write lock.
+    async fn lock_writes(tx: &mut Transaction<'_, Sqlite>) -> Result<Locked, StoreError> {
+        let (size, last_sequence): (i64, i64) =
+            sqlx::query_as(&format!("SELECT ({LOG_SIZE}), ({LAST_SEQUENCE})"))
+                .fetch_one(&mut **tx)
+                .await?;
+        Ok(Locked {
+            log_size: to_u64(size)?,
+            last_sequence,
+        })
     }
 
     /// Inserts submissions as multi-row INSERTs, skipping any whose idempotency key is taken.

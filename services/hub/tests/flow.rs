@@ -17,7 +17,7 @@ use originhub_hub::proto::member_service_client::MemberServiceClient;
 use originhub_hub::proto::{
     AckRequest, Delivery, DeliveryState, GetProfileRequest, GetStatusRequest, ListMembersRequest,
     PutAgreementRequest, PutMemberRequest, PutProfileRequest, SubmitRequest, SubmitResponse,
-    SubscribeRequest,
+    SubscribeRequest, SubscribeResponse,
 };
 use originhub_hub::proto::{
     ExportEventsRequest, GetCheckpointRequest, GetConsistencyProofRequest,
@@ -206,16 +206,25 @@ fn unsigned(agreement: &str, sender: &str, document: Vec<u8>, key: &str) -> Subm
     }
 }
 
-/// Everything pending for `client`, ending when drained.
-async fn drain(client: &mut MemberServiceClient<Channel>, after: u64) -> Vec<Delivery> {
-    let mut stream = client
+/// A subscription after `after`; with `drained`, it ends once the backlog is sent.
+async fn subscribe(
+    client: &mut MemberServiceClient<Channel>,
+    after: u64,
+    drained: bool,
+) -> tonic::Streaming<SubscribeResponse> {
+    client
         .subscribe(SubscribeRequest {
             after_sequence: after,
-            stop_when_drained: true,
+            stop_when_drained: drained,
         })
         .await
         .unwrap()
-        .into_inner();
+        .into_inner()
+}
+
+/// Everything pending for `client`, ending when drained.
+async fn drain(client: &mut MemberServiceClient<Channel>, after: u64) -> Vec<Delivery> {
+    let mut stream = subscribe(client, after, true).await;
     let mut out = Vec::new();
     while let Some(message) = stream.next().await {
         out.push(message.unwrap().delivery.unwrap());
@@ -485,14 +494,7 @@ async fn reconnect_resume_and_order<S: Store>(hub: TestHub<S>) {
     let mut concordia = hub.member("concordia").await;
     // Read two, then disconnect without acknowledging.
     {
-        let mut stream = concordia
-            .subscribe(SubscribeRequest {
-                after_sequence: 0,
-                stop_when_drained: false,
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let mut stream = subscribe(&mut concordia, 0, false).await;
         for _ in 0..2 {
             stream.next().await.unwrap().unwrap();
         }
@@ -519,14 +521,7 @@ async fn reconnect_resume_and_order<S: Store>(hub: TestHub<S>) {
     assert_eq!(after[0].certificate_id, sent[4]);
 
     // A live subscription gets new deliveries as they are committed.
-    let mut live = concordia
-        .subscribe(SubscribeRequest {
-            after_sequence: all[4].sequence,
-            stop_when_drained: false,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let mut live = subscribe(&mut concordia, all[4].sequence, false).await;
     let newest = hub
         .submit("borastria", BILATERAL, "concordia")
         .await
@@ -1236,16 +1231,7 @@ async fn postgres_replicas_append_to_one_log() {
 /// memory, and must notice the gap the other's left in the sequence and ask the database.
 async fn replicas_deliver_everything<S: Store>(a: TestHub<S>, b_store: S) {
     let b = a.replica(b_store).await;
-    let mut stream = a
-        .member("concordia")
-        .await
-        .subscribe(SubscribeRequest {
-            after_sequence: 0,
-            stop_when_drained: false,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let mut stream = subscribe(&mut a.member("concordia").await, 0, false).await;
     let mut next = async || {
         tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
             .await

@@ -29,9 +29,14 @@ fn busy_of(line: &str) -> Option<f64> {
     Some((user + nice + system + irq + softirq + steal) as f64 / 100.0)
 }
 
-/// Milliseconds of machine CPU per submission, from busy seconds before and after.
-pub(crate) fn ms_per(before: Option<f64>, after: Option<f64>, submissions: usize) -> Option<f64> {
-    let spent = after? - before?;
+/// Busy seconds since a [`busy_seconds`] reading.
+pub(crate) fn spent_since(before: Option<f64>) -> Option<f64> {
+    Some(busy_seconds()? - before?)
+}
+
+/// Milliseconds of machine CPU per submission, from busy seconds spent.
+pub(crate) fn ms_per(spent: Option<f64>, submissions: usize) -> Option<f64> {
+    let spent = spent?;
     (submissions > 0).then(|| spent * 1000.0 / submissions as f64)
 }
 
@@ -53,9 +58,9 @@ mod tests {
     }
 
     #[test]
-    fn per_submission_needs_both_readings_and_submissions() {
-        assert_eq!(ms_per(Some(1.0), Some(3.0), 1000), Some(2.0));
-        assert_eq!(ms_per(None, Some(3.0), 1000), None);
-        assert_eq!(ms_per(Some(1.0), Some(3.0), 0), None);
+    fn per_submission_needs_a_reading_and_submissions() {
+        assert_eq!(ms_per(Some(2.0), 1000), Some(2.0));
+        assert_eq!(ms_per(None, 1000), None);
+        assert_eq!(ms_per(Some(2.0), 0), None);
     }
 }

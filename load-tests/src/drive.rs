@@ -113,7 +113,7 @@ impl RunStats {
 
     /// Milliseconds of machine CPU per accepted submission.
     pub(crate) fn cpu_ms_per_submit(&self) -> Option<f64> {
-        crate::cpu::ms_per(Some(0.0), self.cpu_seconds, self.accepted)
+        crate::cpu::ms_per(self.cpu_seconds, self.accepted)
     }
 }
 
@@ -257,8 +257,6 @@ pub(crate) async fn run(
         total.lost = total.expected - total.delivered;
         total.delivery_ms = seen.latency_ms.clone();
     }
-    total.cpu_seconds = crate::cpu::busy_seconds()
-        .zip(cpu_before)
-        .map(|(after, before)| after - before);
+    total.cpu_seconds = crate::cpu::spent_since(cpu_before);
     Ok(total)
 }

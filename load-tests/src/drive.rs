@@ -66,6 +66,9 @@ pub(crate) struct RunStats {
     pub(crate) cpu_seconds: Option<f64>,
     /// Runs these figures pool.
     rounds: usize,
+    /// The hub's batches written in one statement and in steps
+    /// ([`originhub_hub::store::PostgresStore::batch_counts`]).
+    pub(crate) batches: (u64, u64),
 }
 
 fn percentile(values: &[f64], p: f64) -> f64 {
@@ -96,6 +99,8 @@ impl RunStats {
             self.cpu_seconds.zip(other.cpu_seconds).map(|(a, b)| a + b)
         };
         self.rounds += other.rounds;
+        self.batches.0 += other.batches.0;
+        self.batches.1 += other.batches.1;
     }
 
     /// Accepted submissions per second.

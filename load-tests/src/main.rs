@@ -172,6 +172,8 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<serde_json::Value> {
         "baseline_submit_p99_ms": round(base.submit_ms(99.0)),
         "delivery_p50_ms": round(hub_run.delivery_ms(50.0)),
         "delivery_p99_ms": round(hub_run.delivery_ms(99.0)),
+        "hub_batches_at_once": hub_run.batches.0,
+        "hub_batches_in_steps": hub_run.batches.1,
         "hub_accepted": hub_run.accepted,
         "hub_deliveries_expected": hub_run.expected,
         "hub_delivered": hub_run.delivered,
@@ -217,6 +219,7 @@ async fn hub_phase(
     let hub = Hub::start(store, Some(&config.registry_dirs()), config.settings()?).await?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let tls = config.server_tls()?;
+    let store = hub.store.clone();
     let server = tokio::spawn(originhub_hub::server::run(hub, listener, tls, async {
         let _ = stopped.await;
     }));
@@ -230,7 +233,7 @@ async fn hub_phase(
         args.duration,
         args.concurrency
     );
-    let stats = drive::run(
+    let mut stats = drive::run(
         &clients(dir.path())?,
         documents,
         args.concurrency,
@@ -238,6 +241,7 @@ async fn hub_phase(
         !args.submit_only,
     )
     .await?;
+    stats.batches = store.batch_counts();
     let _ = stop.send(());
     server.await??;
     Ok(stats)

@@ -1190,13 +1190,19 @@ async fn replicas_append_to_one_log<S: Store>(a: S, b: S) {
         second.unwrap();
         total += 2 * count;
     }
-    let size = total as u64;
-    assert_eq!(a.log_size().await.unwrap(), size);
-    let leaves = b.log_entries(0, size).await.unwrap();
+    assert_eq!(a.log_size().await.unwrap(), total as u64);
+    assert_sound_log(&b).await;
+}
+
+/// The stored log has no gaps and no forks, and the stored root of every prefix is the root of
+/// a tree rebuilt from the leaves.
+async fn assert_sound_log(store: &impl Store) {
+    let size = store.log_size().await.unwrap();
+    let leaves = store.log_entries(0, size).await.unwrap();
     let indexes: Vec<u64> = leaves.iter().map(|(i, _)| *i).collect();
     assert_eq!(indexes, (0..size).collect::<Vec<_>>(), "no gaps, no forks");
     let (rebuilt, _) = tree::build(leaves.iter().map(|(_, e)| leaf_hash(e.as_bytes()))).unwrap();
-    let stored = a
+    let stored = store
         .log_hashes(&(0..tree::stored_count(size)).collect::<Vec<_>>())
         .await
         .unwrap();
@@ -1223,6 +1229,113 @@ async fn postgres_replicas_append_to_one_log() {
     let (a, name) = postgres_store().await;
     let b = PostgresStore::connect(&database_url(&name)).await.unwrap();
     replicas_append_to_one_log(a, b).await;
+    drop_postgres(name).await;
+}
+
+/// On Postgres a batch goes to the database in one statement, with the leaves hashed on the
+/// log head the last commit left; wherever that assumes too much (no head cached yet, a
+/// resubmission inside the batch, another replica appended, a delivery acknowledged meanwhile)
+/// the statement writes nothing and the batch is written in steps, with the same outcome.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_batches_go_at_once_or_in_steps() {
+    use originhub_hub::pipeline::{Submission, prepare};
+    use originhub_hub::store::{AckJob, AckOutcome, ReceiptLog, Stored};
+
+    let (store, name) = postgres_store().await;
+    let hub = TestHub::start(store).await;
+    let store = hub.hub.store.clone();
+    // The first batch finds no head cached: steps. Then one statement each.
+    hub.submit("borastria", BILATERAL, "concordia").await;
+    assert_eq!(store.batch_counts(), (0, 1));
+    for _ in 0..3 {
+        hub.submit("borastria", BILATERAL, "concordia").await;
+    }
+    assert_eq!(store.batch_counts(), (3, 1));
+
+    // Two submissions of one certificate in one batch: the statement finds the key taken by
+    // the first, and the steps answer the second with the first's receipt.
+    let (_, document) = hub.document("borastria", BILATERAL, "concordia", 1);
+    let request = hub.request(BILATERAL, "borastria", document, "");
+    let prepared = || {
+        prepare(
+            &hub.hub.registry(),
+            &hub.hub.settings.key,
+            Submission {
+                sender: "borastria",
+                agreement: BILATERAL,
+                profile: &request.profile,
+                document: &request.document,
+                idempotency_key: "",
+                signature: &request.signature,
+                signature_key_id: request.signature_key_id,
+            },
+            originhub_hub::hub::now_micros(),
+        )
+        .unwrap()
+    };
+    let (first, second) = (prepared(), prepared());
+    let stored = store
+        .write_batch(&[first.clone(), second], &[], 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.outcomes,
+        [
+            Stored::Created(first.receipt()),
+            Stored::Duplicate(first.receipt())
+        ]
+    );
+    assert_eq!(stored.deliveries.len(), 1);
+    assert_eq!(store.batch_counts(), (3, 2));
+    hub.submit("borastria", BILATERAL, "concordia").await;
+    assert_eq!(store.batch_counts(), (4, 2));
+
+    // Another replica appends: the cached head is stale, so the next batch goes in steps and
+    // the one after it in one statement again.
+    let replica = PostgresStore::connect(&database_url(&name)).await.unwrap();
+    replica
+        .record_events(vec![NewEvent::new(EventKind::Refused, "borastria", 1)])
+        .await
+        .unwrap();
+    hub.submit("borastria", BILATERAL, "concordia").await;
+    assert_eq!(store.batch_counts(), (4, 3));
+    hub.submit("borastria", BILATERAL, "concordia").await;
+    assert_eq!(store.batch_counts(), (5, 3));
+
+    // The same acknowledgement twice at once: both check the deliveries pending, one commits,
+    // and the other's statement finds them acknowledged and goes in steps (or checks after the
+    // commit). Either way each delivery is acknowledged once, with one event.
+    let ids: Vec<String> = drain(&mut hub.member("concordia").await, 0)
+        .await
+        .into_iter()
+        .map(|d| d.delivery_id)
+        .collect();
+    assert_eq!(ids.len(), 8);
+    let job = AckJob {
+        receiver: "concordia".into(),
+        delivery_ids: ids.clone(),
+    };
+    let (a, b) = tokio::join!(
+        store.write_batch(&[], std::slice::from_ref(&job), 2),
+        store.write_batch(&[], std::slice::from_ref(&job), 3)
+    );
+    let mut counts: Vec<AckOutcome> = [a.unwrap().acks, b.unwrap().acks].concat();
+    counts.sort_by_key(|o| format!("{o:?}"));
+    assert_eq!(
+        counts,
+        [AckOutcome::Acknowledged(0), AckOutcome::Acknowledged(8)]
+    );
+    let acknowledged = events_of(&mut audit(&hub, "auditor").await, "acknowledged").await;
+    let mut acknowledged_ids: Vec<String> = acknowledged
+        .iter()
+        .map(|e| e.delivery_id.clone().unwrap())
+        .collect();
+    acknowledged_ids.sort();
+    let mut expected = ids;
+    expected.sort();
+    assert_eq!(acknowledged_ids, expected, "one event per delivery");
+    assert_sound_log(&*store).await;
+    hub.stop().await;
     drop_postgres(name).await;
 }
 

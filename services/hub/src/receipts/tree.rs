@@ -122,6 +122,19 @@ pub fn append_blocks(size: u64) -> Vec<u64> {
     blocks
 }
 
+/// Storage indexes of the stored hashes an append to a tree of `size` leaves depends on: its
+/// frontier, from which the new hashes are computed, and the hashes already in the partly
+/// filled block, which the append rewrites whole. If the database holds these, appending from
+/// them is right whatever else happened.
+pub fn append_reads(size: u64) -> Vec<u64> {
+    let next = stored_hash_count(size);
+    let mut indexes = frontier(size);
+    indexes.extend(block_of(next) * BLOCK_HASHES..next);
+    indexes.sort_unstable();
+    indexes.dedup();
+    indexes
+}
+
 /// The blocks holding `indexes`.
 pub fn blocks_of(indexes: &[u64]) -> Vec<u64> {
     let mut blocks: Vec<u64> = indexes.iter().copied().map(block_of).collect();
@@ -267,6 +280,24 @@ pub fn stored_count(size: u64) -> u64 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn an_append_reads_the_frontier_and_the_partly_filled_block() {
+        // 5 leaves: stored hashes 0..8 (leaves 0,1,3,4,7; the subtree of 0-1 at 2, of 2-3 at 5,
+        // of 0-3 at 6); the frontier is the 0-3 subtree (6) and leaf 4 (7), and the next hash
+        // goes to index 8, in block 0 with 0..8.
+        assert_eq!(frontier(5), [6, 7]);
+        assert_eq!(append_reads(5), (0..8).collect::<Vec<_>>());
+        // 40 leaves: 78 stored hashes (2n minus the set bits of n); the frontier is the subtree
+        // of leaves 0-31 (62) and of 32-39 (77); the next hash goes to block 2 (64..96), which
+        // holds 64..78.
+        assert_eq!(stored_count(40), 78);
+        assert_eq!(frontier(40), [62, 77]);
+        let mut expected = vec![62];
+        expected.extend(64..78);
+        assert_eq!(append_reads(40), expected);
+        assert!(append_reads(0).is_empty());
+    }
 
     fn hex(hash: &Hash) -> String {
         hash.0.iter().map(|b| format!("{b:02x}")).collect()

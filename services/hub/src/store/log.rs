@@ -12,10 +12,10 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::{Mutex, MutexGuard, watch};
 
 use crate::receipts::entry::{Entry, NewEvent};
-use crate::receipts::tree::{MemoryHashes, append_blocks};
+use crate::receipts::tree::{MemoryHashes, append_blocks, leaf_hash};
 
 use super::StoreError;
 
@@ -86,61 +86,173 @@ pub trait ReceiptLog: Send + Sync + 'static {
     fn migrate_legacy_events(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
-/// The log's size and the stored hashes its next append reads, as this process last committed
-/// them: with these, an append under the write lock only checks the size instead of reading the
-/// frontier's blocks back.
+/// The log's size and the stored hashes its next append reads, as this process last left them.
 #[derive(Debug)]
 struct LogHead {
     size: u64,
     hashes: MemoryHashes,
+    /// `None` if a commit made this head (the steps); else the batch that left it, handed to
+    /// the database, which may still fail ([`HeadTurn::hand_over`]).
+    handed_over: Option<Handoff>,
+}
+
+/// A batch handed to the database before it committed: its ticket, and whether it committed
+/// (`None` until it knows).
+#[derive(Debug, Clone)]
+pub(super) struct Handoff {
+    pub(super) ticket: i32,
+    settled: watch::Receiver<Option<bool>>,
+}
+
+impl Handoff {
+    /// Waits until the batch committed or failed; `true` if it committed.
+    pub(super) async fn committed(&mut self) -> bool {
+        match self.settled.wait_for(Option::is_some).await {
+            Ok(outcome) => *outcome == Some(true),
+            // The writer is gone without a word: as good as failed.
+            Err(_) => false,
+        }
+    }
+}
+
+/// How a handed-over batch tells the batches hashed on its head whether it committed.
+#[derive(Debug)]
+pub(super) struct Settle(watch::Sender<Option<bool>>);
+
+impl Settle {
+    /// Reports the outcome.
+    pub(super) fn settled(self, committed: bool) {
+        self.0.send_replace(Some(committed));
+    }
+}
+
+/// The cached head as a checking writer takes it ([`HeadTurn::cached`]).
+#[derive(Debug)]
+pub(super) struct CachedHead {
+    /// Leaves in the log.
+    pub(super) size: u64,
+    /// The stored hashes an append to `size` reads.
+    pub(super) hashes: MemoryHashes,
+    /// The batch that left this head, if it may not have committed yet: the next batch waits
+    /// for its ticket in the database before it takes the write lock.
+    pub(super) after: Option<Handoff>,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    head: Option<LogHead>,
+    last_ticket: i32,
+}
+
+#[derive(Debug)]
+struct Shared {
+    slot: Mutex<Slot>,
+    /// The first key of this process's tickets (the second is the ticket), random so two
+    /// replicas' tickets never meet.
+    ticket_space: i32,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        let random = uuid::Uuid::new_v4().as_u128();
+        Self {
+            slot: Mutex::default(),
+            ticket_space: random as i32,
+        }
+    }
 }
 
 /// One store's cached [`LogHead`], behind the mutex that also makes this process's writers take
-/// the database's write lock one at a time (they would queue on it anyway), so the head a writer
-/// finds is the one the previous writer committed.
+/// their turn one at a time, so the head a writer finds is the one the previous writer left.
+///
+/// A writer that checks its assumptions in the database (the one-statement path on Postgres)
+/// hands its head over before its commit, with a ticket, so the next batch can hash on it at
+/// once and wait for that ticket in the database. If the commit then fails, every batch hashed
+/// on that head fails its check too, and each failure forgets the cached head
+/// ([`HeadCache::forget`]). A writer that does not check (the steps) uses only a committed head.
 #[derive(Debug, Clone, Default)]
-pub(super) struct HeadCache(Arc<Mutex<Option<LogHead>>>);
+pub(super) struct HeadCache(Arc<Shared>);
 
 impl HeadCache {
     /// Waits for this process's turn to write. The cached head is taken out: it is put back
-    /// only by [`HeadTurn::committed`], so a failed or abandoned write leaves nothing stale.
+    /// only by [`HeadTurn::committed`] or [`HeadTurn::hand_over`], so a failed or abandoned
+    /// write leaves nothing stale.
     pub(super) async fn turn(&self) -> HeadTurn<'_> {
-        let mut slot = self.0.lock().await;
-        let cached = slot.take();
+        let mut slot = self.0.slot.lock().await;
+        let cached = slot.head.take();
         HeadTurn {
             slot,
             cached,
             next: None,
         }
     }
+
+    /// Drops the cached head: a write that handed its head over failed.
+    pub(super) async fn forget(&self) {
+        self.0.slot.lock().await.head = None;
+    }
+
+    /// The first key of this process's tickets.
+    pub(super) fn ticket_space(&self) -> i32 {
+        self.0.ticket_space
+    }
 }
 
-/// A writer's turn at the log, from before the write lock until commit.
+/// A writer's turn at the log, until it commits or hands its head over.
 pub(super) struct HeadTurn<'a> {
-    slot: MutexGuard<'a, Option<LogHead>>,
+    slot: MutexGuard<'a, Slot>,
     cached: Option<LogHead>,
     next: Option<LogHead>,
 }
 
 impl HeadTurn<'_> {
     /// The hashes an append to a log of `size` leaves reads, if the cached head is of that size
-    /// (another replica may have appended since).
+    /// and was committed (another replica may have appended since).
     pub(super) fn hashes_for(&mut self, size: u64) -> Option<MemoryHashes> {
         self.cached
             .take()
-            .filter(|head| head.size == size)
+            .filter(|head| head.handed_over.is_none() && head.size == size)
             .map(|head| head.hashes)
+    }
+
+    /// The cached head, committed or handed over. Only for a write that checks it in the
+    /// database.
+    pub(super) fn cached(&mut self) -> Option<CachedHead> {
+        self.cached.take().map(|head| CachedHead {
+            size: head.size,
+            hashes: head.hashes,
+            after: head.handed_over,
+        })
     }
 
     /// Records the head an append leaves, trimmed to what the next append reads.
     pub(super) fn appended(&mut self, size: u64, mut hashes: MemoryHashes) {
         hashes.retain_blocks(&append_blocks(size));
-        self.next = Some(LogHead { size, hashes });
+        self.next = Some(LogHead {
+            size,
+            hashes,
+            handed_over: None,
+        });
     }
 
     /// The transaction committed: its head becomes the cached one.
     pub(super) fn committed(mut self) {
-        *self.slot = self.next.take().or(self.cached.take());
+        self.slot.head = self.next.take().or(self.cached.take());
+    }
+
+    /// The write is being handed to the database, which checks what it assumed: its head
+    /// becomes the cached one before it commits, and the next writer takes its turn. Returns
+    /// the write's ticket, which it holds in the database until it commits, and what reports
+    /// its outcome to the writers that hash on its head.
+    pub(super) fn hand_over(mut self) -> (i32, Settle) {
+        let ticket = self.slot.last_ticket.wrapping_add(1);
+        self.slot.last_ticket = ticket;
+        let (settle, settled) = watch::channel(None);
+        self.slot.head = self.next.take().map(|head| LogHead {
+            handed_over: Some(Handoff { ticket, settled }),
+            ..head
+        });
+        (ticket, Settle(settle))
     }
 }
 
@@ -149,7 +261,49 @@ impl HeadTurn<'_> {
 #[derive(Debug, Default)]
 pub(super) struct LogRows {
     pub(super) entries: Vec<(Entry, String)>,
+    /// The entries' indexes as the database stores them.
+    pub(super) indexes: Vec<i64>,
     pub(super) blocks: Vec<(i64, Vec<u8>)>,
+}
+
+/// The rows that append `events` to a log of `size` leaves whose frontier `hashes` holds
+/// (what [`append_blocks`] names); `turn` keeps the head the append leaves.
+pub(super) fn append_rows(
+    turn: &mut HeadTurn<'_>,
+    size: u64,
+    mut hashes: MemoryHashes,
+    events: Vec<NewEvent>,
+) -> Result<LogRows, StoreError> {
+    let entries: Vec<_> = events
+        .into_iter()
+        .zip(size..)
+        .map(|(event, index)| {
+            let entry = event.at_index(index);
+            let leaf = entry.to_leaf();
+            (entry, leaf)
+        })
+        .collect();
+    let added = hashes
+        .append(
+            size,
+            entries.iter().map(|(_, leaf)| leaf_hash(leaf.as_bytes())),
+        )
+        .map_err(|e| StoreError::Corrupt(format!("receipt log frontier: {e}")))?;
+    let blocks = hashes
+        .touched_blocks(&added)
+        .into_iter()
+        .map(|(block, bytes)| Ok((to_i64(block)?, bytes)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let indexes = entries
+        .iter()
+        .map(|(entry, _)| to_i64(entry.index))
+        .collect::<Result<_, _>>()?;
+    turn.appended(size + entries.len() as u64, hashes);
+    Ok(LogRows {
+        entries,
+        indexes,
+        blocks,
+    })
 }
 
 /// The log's size: one past the last leaf's index.
@@ -211,36 +365,15 @@ macro_rules! impl_receipt_log {
                 size: u64,
                 events: Vec<$crate::receipts::entry::NewEvent>,
             ) -> Result<$crate::store::log::LogRows, $crate::store::StoreError> {
-                use $crate::receipts::tree::{append_blocks, leaf_hash};
-                use $crate::store::log::to_i64;
+                use $crate::receipts::tree::append_blocks;
                 if events.is_empty() {
                     return Ok($crate::store::log::LogRows::default());
                 }
-                let mut hashes = match turn.hashes_for(size) {
+                let hashes = match turn.hashes_for(size) {
                     Some(hashes) => hashes,
                     None => Self::hash_blocks(&mut *tx, &append_blocks(size)).await?,
                 };
-                let entries: Vec<_> = events
-                    .into_iter()
-                    .zip(size..)
-                    .map(|(event, index)| {
-                        let entry = event.at_index(index);
-                        let leaf = entry.to_leaf();
-                        (entry, leaf)
-                    })
-                    .collect();
-                let added = hashes
-                    .append(size, entries.iter().map(|(_, leaf)| leaf_hash(leaf.as_bytes())))
-                    .map_err(|e| {
-                        $crate::store::StoreError::Corrupt(format!("receipt log frontier: {e}"))
-                    })?;
-                let blocks = hashes
-                    .touched_blocks(&added)
-                    .into_iter()
-                    .map(|(block, bytes)| Ok((to_i64(block)?, bytes)))
-                    .collect::<Result<Vec<_>, $crate::store::StoreError>>()?;
-                turn.appended(size + entries.len() as u64, hashes);
-                Ok($crate::store::log::LogRows { entries, blocks })
+                $crate::store::log::append_rows(turn, size, hashes, events)
             }
 
             /// Appends `events` to the log inside `tx` (see [`Self::log_rows`]).

@@ -61,5 +61,15 @@ pub(super) fn postgres() -> Migrator {
             "lz4 for the other large values",
             include_str!("../../../../migrations/postgres/0004_toast_lz4_more.sql"),
         ),
+        (
+            5,
+            "a batch in one statement",
+            include_str!("../../../../migrations/postgres/0005_write_batch_at_once.sql"),
+        ),
+        (
+            6,
+            "acknowledgements rewrite a narrow delivery row",
+            include_str!("../../../../migrations/postgres/0006_deliveries_narrow_update.sql"),
+        ),
     ])
 }

@@ -463,3 +463,120 @@ pub(crate) fn queued_event(s: &NewSubmission, d: &NewDelivery) -> NewEvent {
     event.delivery_id = Some(d.delivery_id.clone());
     event
 }
+
+/// The receipt events a batch appends, in log order: per fresh submission its "accepted" event
+/// and one "queued" per delivery, then the "acknowledged" events.
+pub(crate) fn batch_events<'a>(
+    fresh: impl IntoIterator<Item = &'a NewSubmission>,
+    acknowledged: impl IntoIterator<Item = NewEvent>,
+) -> Vec<NewEvent> {
+    fresh
+        .into_iter()
+        .flat_map(|s| {
+            std::iter::once(accepted_event(s))
+                .chain(s.deliveries.iter().map(move |d| queued_event(s, d)))
+        })
+        .chain(acknowledged)
+        .collect()
+}
+
+/// Every delivery id the acknowledgement jobs name, sorted and once each.
+pub(crate) fn ack_ids(acks: &[AckJob]) -> Vec<&str> {
+    let mut ids: Vec<&str> = acks
+        .iter()
+        .flat_map(|a| a.delivery_ids.iter().map(String::as_str))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Judges each acknowledgement job against the deliveries found for its ids: one outcome per
+/// job (a job naming an unknown delivery or another member's is refused whole), and the
+/// pending deliveries the accepted jobs acknowledge, each once.
+pub(crate) fn check_acks(acks: &[AckJob], found: Vec<AckRow>) -> (Vec<AckOutcome>, Vec<AckRow>) {
+    let found: std::collections::HashMap<String, AckRow> =
+        found.into_iter().map(|r| (r.0.clone(), r)).collect();
+    let mut outcomes = Vec::with_capacity(acks.len());
+    let mut pending = Vec::new();
+    let mut taken = std::collections::HashSet::new();
+    for job in acks {
+        let refusal = job.delivery_ids.iter().find_map(|id| match found.get(id) {
+            None => Some(AckOutcome::Unknown(id.clone())),
+            Some(row) if row.1 != job.receiver => Some(AckOutcome::NotYours(id.clone())),
+            Some(_) => None,
+        });
+        if let Some(refusal) = refusal {
+            outcomes.push(refusal);
+            continue;
+        }
+        let mut count = 0u32;
+        for id in &job.delivery_ids {
+            if let Some(row) = found.get(id)
+                && row.2 == "pending"
+                && taken.insert(id.as_str())
+            {
+                pending.push(row.clone());
+                count += 1;
+            }
+        }
+        outcomes.push(AckOutcome::Acknowledged(count));
+    }
+    (outcomes, pending)
+}
+
+/// The "acknowledged" receipt event of a delivery ([`AckRow`]) acknowledged at `at`.
+pub(crate) fn acknowledged_event(row: &AckRow, at: i64) -> NewEvent {
+    let mut event = NewEvent::new(EventKind::Acknowledged, &row.1, at);
+    event.receiver = Some(row.1.clone());
+    event.sender = Some(row.4.clone());
+    event.tracking_id = Some(row.3.clone());
+    event.certificate_id = Some(row.5.clone());
+    event.agreement = Some(row.6.clone());
+    event.delivery_id = Some(row.0.clone());
+    event
+}
+
+/// What a committed batch reports: `created` are its deliveries (with their submissions),
+/// `sequences` the sequence each got, by delivery id, and `last_sequence` the largest sequence
+/// committed before it ([`StoredBatch::after_sequence`]).
+pub(crate) fn stored_batch(
+    outcomes: Vec<Stored>,
+    acks: Vec<AckOutcome>,
+    created: &[(&NewSubmission, &NewDelivery)],
+    sequences: &std::collections::HashMap<String, i64>,
+    last_sequence: i64,
+) -> StoredBatch {
+    let mut deliveries: Vec<_> = created
+        .iter()
+        .map(|(s, d)| DeliveryRecord {
+            receiver: d.receiver.clone(),
+            sequence: sequences.get(&d.delivery_id).copied().unwrap_or_default(),
+            delivery_id: d.delivery_id.clone(),
+            tracking_id: s.tracking_id.clone(),
+            certificate_id: s.certificate_id.clone(),
+            agreement: s.agreement.clone(),
+            sender: s.sender.clone(),
+            profile: d.profile.clone(),
+            document: d.document.clone(),
+            original: s.original.clone(),
+            original_profile: s.sender_profile.clone(),
+            original_hash: s.content_hash.clone(),
+            not_representable: d.not_representable.clone(),
+            accepted_at: s.accepted_at,
+            attestation: d.attestation.clone(),
+            issuer_signature: s.issuer.as_ref().map(|(signature, _)| signature.clone()),
+        })
+        .collect();
+    deliveries.sort_by_key(|r| r.sequence);
+    let through_sequence = deliveries
+        .last()
+        .map_or(last_sequence, |r| r.sequence.max(last_sequence));
+    StoredBatch {
+        outcomes,
+        deliveries,
+        acks,
+        after_sequence: last_sequence,
+        through_sequence,
+    }
+}

@@ -1,19 +1,27 @@
 //! Postgres, for production and several hub replicas on one database.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Executor, PgConnection, PgPool, Postgres, Row, Transaction};
 
 use crate::receipts::entry::Entry;
+use crate::receipts::tree::{BLOCK_HASHES, HashReader, MemoryHashes, append_reads, block_of};
 
-use super::log::LogRows;
 use super::log::{HeadCache, LOG_SIZE, impl_receipt_log, to_i64, to_u64};
+use super::log::{LogRows, append_rows};
 use super::sql::impl_store;
 
 /// Key of the advisory lock that makes batch writes one at a time across replicas, so delivery
 /// sequence numbers and log indexes are committed in order.
 const WRITE_LOCK: i64 = 0x6f72_6967_696e; // "origin"
 use super::sql::{ACK_CANDIDATES, LAST_SEQUENCE, Locked, MARK_ACKNOWLEDGED};
-use super::{AckRow, NewDelivery, NewSubmission, StoreError, encode_losses};
+use super::{
+    AckJob, AckRow, NewDelivery, NewSubmission, StoreError, Stored, StoredBatch, ack_ids,
+    acknowledged_event, batch_events, check_acks, encode_losses, stored_batch,
+};
 
 /// The Postgres backend.
 #[derive(Debug, Clone)]
@@ -23,6 +31,60 @@ pub struct PostgresStore {
     receipts: bool,
     /// The log head this process last committed.
     head: HeadCache,
+    /// How batches were written, shared with the writer's store.
+    counts: Arc<BatchCounts>,
+}
+
+/// How many batches a store wrote in one statement and how many in steps (see
+/// [`PostgresStore::batch_counts`]).
+#[derive(Debug, Default)]
+struct BatchCounts {
+    at_once: AtomicU64,
+    in_steps: AtomicU64,
+}
+
+/// SQLSTATEs with which `originhub_write_batch` (migration 0005) says an assumption of the
+/// one-statement path did not hold, having written nothing.
+const NOT_AT_ONCE: [&str; 3] = ["OH001", "OH002", "OH003"];
+
+/// The one-statement write (migration 0005): expected log size and the stored hashes the append
+/// reads ($1–$4), lock key ($5), ticket space, ticket and the predecessor's ticket ($6–$8),
+/// submissions ($9–$21), acknowledged ids and time ($22, $23), leaves, hash blocks and
+/// deliveries ($24–$44).
+const WRITE_BATCH_AT_ONCE: &str = "SELECT out_seq, out_delivery_id FROM originhub_write_batch(\
+     $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+     $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, \
+     $39, $40, $41, $42, $43, $44)";
+
+/// The stored hashes an append to a log of a given size reads ([`append_reads`]), as the
+/// database must hold them for leaves hashed on them to be right: block, byte offset in the
+/// block (from 1, as SQL counts) and hash.
+#[derive(Debug)]
+struct FrontierCheck {
+    blocks: Vec<i64>,
+    offsets: Vec<i32>,
+    hashes: Vec<Vec<u8>>,
+}
+
+impl FrontierCheck {
+    fn of(size: u64, hashes: &MemoryHashes) -> Result<Self, StoreError> {
+        let indexes = append_reads(size);
+        let found = hashes
+            .read_hashes(&indexes)
+            .map_err(|e| StoreError::Corrupt(format!("cached receipt-log frontier: {e}")))?;
+        let mut check = Self {
+            blocks: Vec::with_capacity(indexes.len()),
+            offsets: Vec::with_capacity(indexes.len()),
+            hashes: Vec::with_capacity(indexes.len()),
+        };
+        for (index, hash) in indexes.into_iter().zip(found) {
+            check.blocks.push(to_i64(block_of(index))?);
+            // At most 31 * 32 + 1.
+            check.offsets.push((index % BLOCK_HASHES * 32 + 1) as i32);
+            check.hashes.push(hash.0.to_vec());
+        }
+        Ok(check)
+    }
 }
 
 impl PostgresStore {
@@ -44,6 +106,7 @@ impl PostgresStore {
             pool,
             receipts: true,
             head: HeadCache::default(),
+            counts: Arc::default(),
         })
     }
 
@@ -67,12 +130,171 @@ impl PostgresStore {
             pool,
             receipts: self.receipts,
             head: self.head.clone(),
+            counts: self.counts.clone(),
         })
     }
 
     /// The pool, for tools that measure against the same database.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Batches written so far by this store and its writer: (in one statement, in steps).
+    pub fn batch_counts(&self) -> (u64, u64) {
+        (
+            self.counts.at_once.load(Ordering::Relaxed),
+            self.counts.in_steps.load(Ordering::Relaxed),
+        )
+    }
+
+    /// How this backend writes a batch: in one statement when it can
+    /// ([`Self::write_batch_at_once`]), else step by step.
+    async fn write_batch_now(
+        &self,
+        batch: &[NewSubmission],
+        acks: &[AckJob],
+        acked_at: i64,
+    ) -> Result<StoredBatch, StoreError> {
+        if let Some(stored) = self.write_batch_at_once(batch, acks, acked_at).await? {
+            self.counts.at_once.fetch_add(1, Ordering::Relaxed);
+            return Ok(stored);
+        }
+        let stored = self.write_batch_in_steps(batch, acks, acked_at).await?;
+        self.counts.in_steps.fetch_add(1, Ordering::Relaxed);
+        Ok(stored)
+    }
+
+    /// Writes a batch with one round trip to the database, where the steps take five to seven:
+    /// `originhub_write_batch` (migration 0005) does in one call, and one transaction, what
+    /// [`Self::write_batch_in_steps`] does. Round trips are what a batch waits on, and under the
+    /// write lock what every other batch waits on.
+    ///
+    /// Acknowledgements are checked against the deliveries read first, outside this process's
+    /// turn. The leaves are hashed on the cached log head, whether the batch that left it has
+    /// committed or is still being written, and the turn passes on with this batch's head and
+    /// ticket ([`super::log::HeadTurn::hand_over`]) before the call. The call checks what that
+    /// assumed: every submission is new, every acknowledged delivery still pending, and the
+    /// log of the size, and with the stored hashes ([`append_reads`]), the leaves were hashed
+    /// on; otherwise it writes nothing. Then, and when no head is cached (the first batch, or
+    /// after a batch failed), this returns `None` and the caller writes the batch in steps;
+    /// except that a batch that found the log short because the batch it hashed on had not
+    /// committed yet is sent again once that one has.
+    async fn write_batch_at_once(
+        &self,
+        batch: &[NewSubmission],
+        acks: &[AckJob],
+        acked_at: i64,
+    ) -> Result<Option<StoredBatch>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let (ack_outcomes, acknowledged) = if acks.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            let found = Self::ack_candidates(&mut conn, &ack_ids(acks)).await?;
+            check_acks(acks, found)
+        };
+        // This process's batches take their turn here, as in the steps, so the head a batch
+        // hashes on is the one the previous batch left. The turn passes on as soon as the leaves
+        // are hashed: the next batch hashes on this one's head while this one is written, and
+        // the database checks that head when the next one takes the write lock.
+        let mut turn = self.head.turn().await;
+        let (expected, after, log) = if self.receipts {
+            let Some(head) = turn.cached() else {
+                return Ok(None);
+            };
+            let reads = FrontierCheck::of(head.size, &head.hashes)?;
+            let events = batch_events(
+                batch,
+                acknowledged
+                    .iter()
+                    .map(|row| acknowledged_event(row, acked_at)),
+            );
+            (
+                Some((to_i64(head.size)?, reads)),
+                head.after,
+                append_rows(&mut turn, head.size, head.hashes, events)?,
+            )
+        } else {
+            (None, None, LogRows::default())
+        };
+        let deliveries: Vec<_> = batch
+            .iter()
+            .flat_map(|s| s.deliveries.iter().map(move |d| (s, d)))
+            .collect();
+        let (size, reads) = match &expected {
+            Some((size, reads)) => (Some(*size), Some(reads)),
+            None => (None, None),
+        };
+        let after_ticket = after.as_ref().map(|a| a.ticket);
+        let (ticket, settle) = turn.hand_over();
+        let statement = || {
+            let query = sqlx::query_as(WRITE_BATCH_AT_ONCE)
+                .bind(size)
+                .bind(reads.map(|r| &r.blocks))
+                .bind(reads.map(|r| &r.offsets))
+                .bind(reads.map(|r| &r.hashes))
+                .bind(WRITE_LOCK)
+                .bind(self.head.ticket_space())
+                .bind(ticket)
+                .bind(after_ticket);
+            let query = bind_submissions(query, batch)
+                .bind(
+                    acknowledged
+                        .iter()
+                        .map(|row| row.0.as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(acked_at);
+            bind_appends(query, &deliveries, &log)
+        };
+        let mut result: Result<Vec<(i64, Option<String>)>, _> =
+            statement().fetch_all(&mut *conn).await;
+        // The batch this one hashed on may not have reached its ticket lock when this one
+        // looked for it (its statement is larger, so it takes longer to arrive): then this one
+        // took the write lock first and found the log short. Once that batch committed, the
+        // same statement is right again.
+        if let (Err(error), Some(mut before)) = (&result, after)
+            && code_of(error).as_deref() == Some("OH003")
+            && before.committed().await
+        {
+            result = statement().fetch_all(&mut *conn).await;
+        }
+        let rows = match result {
+            Ok(rows) => {
+                settle.settled(true);
+                rows
+            }
+            Err(error) => {
+                settle.settled(false);
+                // Batches may have hashed on this one's head already; they will fail their
+                // check, and the next turn starts from a head read back from the database.
+                self.head.forget().await;
+                return match code_of(&error) {
+                    Some(code) if NOT_AT_ONCE.contains(&&*code) => {
+                        tracing::debug!(%error, "writing the batch in steps");
+                        Ok(None)
+                    }
+                    _ => Err(error.into()),
+                };
+            }
+        };
+        let mut sequences = HashMap::with_capacity(deliveries.len());
+        let mut last_sequence = 0;
+        for (seq, id) in rows {
+            match id {
+                Some(id) => {
+                    sequences.insert(id, seq);
+                }
+                None => last_sequence = seq,
+            }
+        }
+        let outcomes = batch.iter().map(|s| Stored::Created(s.receipt())).collect();
+        Ok(Some(stored_batch(
+            outcomes,
+            ack_outcomes,
+            &deliveries,
+            &sequences,
+            last_sequence,
+        )))
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
@@ -90,48 +312,17 @@ impl PostgresStore {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let text = |f: fn(&NewSubmission) -> &str| -> Vec<&str> { batch.iter().map(f).collect() };
-        let ids: Vec<(String,)> = sqlx::query_as(
-            "INSERT INTO submissions (tracking_id, sender, agreement, certificate_id, \
-             idempotency_key, content_hash, sender_profile, original, canonical, receivers, \
-             accepted_at, issuer_signature, issuer_key) \
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
-             $6::text[], $7::text[], $8::bytea[], $9::text[], $10::text[], $11::int8[], \
-             $12::bytea[], $13::text[]) \
-             ON CONFLICT (sender, idempotency_key) DO NOTHING RETURNING tracking_id",
-        )
-        .bind(text(|s| &s.tracking_id))
-        .bind(text(|s| &s.sender))
-        .bind(text(|s| &s.agreement))
-        .bind(text(|s| &s.certificate_id))
-        .bind(text(|s| &s.idempotency_key))
-        .bind(text(|s| &s.content_hash))
-        .bind(text(|s| &s.sender_profile))
-        .bind(
-            batch
-                .iter()
-                .map(|s| s.original.as_slice())
-                .collect::<Vec<_>>(),
-        )
-        .bind(text(|s| &s.canonical))
-        .bind(
-            batch
-                .iter()
-                .map(NewSubmission::receivers)
-                .collect::<Vec<_>>(),
-        )
-        .bind(batch.iter().map(|s| s.accepted_at).collect::<Vec<_>>())
-        .bind(
-            batch
-                .iter()
-                .map(|s| s.issuer.as_ref().map(|(signature, _)| signature.as_slice()))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            batch
-                .iter()
-                .map(|s| s.issuer.as_ref().map(|(_, key)| key.as_str()))
-                .collect::<Vec<_>>(),
+        let ids: Vec<(String,)> = bind_submissions(
+            sqlx::query_as(
+                "INSERT INTO submissions (tracking_id, sender, agreement, certificate_id, \
+                 idempotency_key, content_hash, sender_profile, original, canonical, receivers, \
+                 accepted_at, issuer_signature, issuer_key) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+                 $6::text[], $7::text[], $8::bytea[], $9::text[], $10::text[], $11::int8[], \
+                 $12::bytea[], $13::text[]) \
+                 ON CONFLICT (sender, idempotency_key) DO NOTHING RETURNING tracking_id",
+            ),
+            batch,
         )
         .fetch_all(&mut *conn)
         .await?;
@@ -182,24 +373,7 @@ impl PostgresStore {
         if deliveries.is_empty() && log.entries.is_empty() {
             return Ok(Vec::new());
         }
-        let entries = &log.entries;
-        let leaf_column = |f: fn(&Entry) -> &Option<String>| -> Vec<Option<&str>> {
-            entries.iter().map(|(e, _)| f(e).as_deref()).collect()
-        };
-        let delivery_column =
-            |f: for<'a> fn(&'a NewSubmission, &'a NewDelivery) -> &'a str| -> Vec<&str> {
-                deliveries.iter().map(|(s, d)| f(s, d)).collect()
-            };
-        let indexes = entries
-            .iter()
-            .map(|(e, _)| to_i64(e.index))
-            .collect::<Result<Vec<_>, _>>()?;
-        let (block_numbers, block_hashes): (Vec<i64>, Vec<&[u8]>) = log
-            .blocks
-            .iter()
-            .map(|(block, bytes)| (*block, bytes.as_slice()))
-            .unzip();
-        let rows = sqlx::query_as(
+        let query = sqlx::query_as(
             "WITH leaves AS (INSERT INTO receipt_log (idx, kind, at, member, sender, receiver, \
              tracking_id, certificate_id, agreement, delivery_id, entry) \
              SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::text[], $5::text[], \
@@ -213,8 +387,113 @@ impl PostgresStore {
              $16::text[], $17::text[], $18::bytea[], $19::text[], $20::int8[], $21::text[]) \
              AS x(d, t, r, p, doc, nr, c, a) \
              RETURNING seq, delivery_id",
+        );
+        let rows = bind_appends(query, deliveries, log)
+            .fetch_all(&mut *conn)
+            .await?;
+        Ok(rows)
+    }
+
+    /// Takes the write lock and reads the log's size and the largest delivery sequence, in one
+    /// round trip: the simple protocol runs each statement of a string with its own snapshot, so
+    /// both are read after the lock is held and see every earlier writer's commit.
+    async fn lock_writes(tx: &mut Transaction<'_, Postgres>) -> Result<Locked, StoreError> {
+        // Called on the executor rather than on `raw_sql`, which trips sqlx's lifetime bounds
+        // in a Send future (launchbadge/sqlx#3150).
+        let sql =
+            format!("SELECT pg_advisory_xact_lock({WRITE_LOCK}); {LOG_SIZE}; {LAST_SEQUENCE}");
+        let rows = (&mut **tx).fetch_all(sqlx::raw_sql(&sql)).await?;
+        let [.., size, last] = rows.as_slice() else {
+            return Err(StoreError::Database(format!(
+                "locking for a write returned {} rows, not 3",
+                rows.len()
+            )));
+        };
+        Ok(Locked {
+            log_size: to_u64(size.try_get(0)?)?,
+            last_sequence: last.try_get(0)?,
+        })
+    }
+}
+
+impl_store!(PostgresStore, Postgres, "postgres");
+impl_receipt_log!(PostgresStore, Postgres);
+
+/// The SQLSTATE of a database error.
+fn code_of(error: &sqlx::Error) -> Option<std::borrow::Cow<'_, str>> {
+    match error {
+        sqlx::Error::Database(error) => error.code(),
+        _ => None,
+    }
+}
+
+/// A statement whose rows are `O`, with parameters still to bind.
+type Statement<'q, O> = sqlx::query::QueryAs<'q, Postgres, O, sqlx::postgres::PgArguments>;
+
+/// Binds a batch's submissions as 13 arrays, one per column (see `insert_submissions`).
+fn bind_submissions<'q, O>(
+    query: Statement<'q, O>,
+    batch: &'q [NewSubmission],
+) -> Statement<'q, O> {
+    let text = |f: fn(&NewSubmission) -> &str| -> Vec<&str> { batch.iter().map(f).collect() };
+    query
+        .bind(text(|s| &s.tracking_id))
+        .bind(text(|s| &s.sender))
+        .bind(text(|s| &s.agreement))
+        .bind(text(|s| &s.certificate_id))
+        .bind(text(|s| &s.idempotency_key))
+        .bind(text(|s| &s.content_hash))
+        .bind(text(|s| &s.sender_profile))
+        .bind(
+            batch
+                .iter()
+                .map(|s| s.original.as_slice())
+                .collect::<Vec<_>>(),
         )
-        .bind(indexes)
+        .bind(text(|s| &s.canonical))
+        .bind(
+            batch
+                .iter()
+                .map(NewSubmission::receivers)
+                .collect::<Vec<_>>(),
+        )
+        .bind(batch.iter().map(|s| s.accepted_at).collect::<Vec<_>>())
+        .bind(
+            batch
+                .iter()
+                .map(|s| s.issuer.as_ref().map(|(signature, _)| signature.as_slice()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            batch
+                .iter()
+                .map(|s| s.issuer.as_ref().map(|(_, key)| key.as_str()))
+                .collect::<Vec<_>>(),
+        )
+}
+
+/// Binds receipt-log leaves (11 arrays), hash blocks (2) and deliveries (8), in that order (see
+/// `insert_deliveries`).
+fn bind_appends<'q, O>(
+    query: Statement<'q, O>,
+    deliveries: &'q [(&'q NewSubmission, &'q NewDelivery)],
+    log: &'q LogRows,
+) -> Statement<'q, O> {
+    let entries = &log.entries;
+    let leaf_column = |f: fn(&Entry) -> &Option<String>| -> Vec<Option<&str>> {
+        entries.iter().map(|(e, _)| f(e).as_deref()).collect()
+    };
+    let delivery_column =
+        |f: for<'a> fn(&'a NewSubmission, &'a NewDelivery) -> &'a str| -> Vec<&'q str> {
+            deliveries.iter().map(|(s, d)| f(s, d)).collect()
+        };
+    let (block_numbers, block_hashes): (Vec<i64>, Vec<&[u8]>) = log
+        .blocks
+        .iter()
+        .map(|(block, bytes)| (*block, bytes.as_slice()))
+        .unzip();
+    query
+        .bind(&log.indexes)
         .bind(
             entries
                 .iter()
@@ -265,32 +544,4 @@ impl PostgresStore {
                 .collect::<Vec<_>>(),
         )
         .bind(delivery_column(|_, d| &d.attestation))
-        .fetch_all(&mut *conn)
-        .await?;
-        Ok(rows)
-    }
-
-    /// Takes the write lock and reads the log's size and the largest delivery sequence, in one
-    /// round trip: the simple protocol runs each statement of a string with its own snapshot, so
-    /// both are read after the lock is held and see every earlier writer's commit.
-    async fn lock_writes(tx: &mut Transaction<'_, Postgres>) -> Result<Locked, StoreError> {
-        // Called on the executor rather than on `raw_sql`, which trips sqlx's lifetime bounds
-        // in a Send future (launchbadge/sqlx#3150).
-        let sql =
-            format!("SELECT pg_advisory_xact_lock({WRITE_LOCK}); {LOG_SIZE}; {LAST_SEQUENCE}");
-        let rows = (&mut **tx).fetch_all(sqlx::raw_sql(&sql)).await?;
-        let [.., size, last] = rows.as_slice() else {
-            return Err(StoreError::Database(format!(
-                "locking for a write returned {} rows, not 3",
-                rows.len()
-            )));
-        };
-        Ok(Locked {
-            log_size: to_u64(size.try_get(0)?)?,
-            last_sequence: last.try_get(0)?,
-        })
-    }
 }
-
-impl_store!(PostgresStore, Postgres, "postgres");
-impl_receipt_log!(PostgresStore, Postgres);

@@ -1,7 +1,8 @@
 //! The queries, written once. Both databases accept `$n` parameters, `ON CONFLICT ... DO
 //! NOTHING` and `RETURNING`, so one text serves both; the macro instantiates [`super::Store`]
 //! for a backend type with a `pool` field, a `begin_write` method (a transaction that will
-//! write) and a `lock_writes` method (what makes batch writes one at a time on that database).
+//! write), a `lock_writes` method (what makes batch writes one at a time on that database) and
+//! a `write_batch_now` method (how the backend writes a batch: in steps, or faster where it can).
 
 /// Rows per multi-row INSERT: well under both databases' parameter limits.
 pub(super) const ROWS_PER_INSERT: usize = 500;
@@ -49,114 +50,10 @@ macro_rules! impl_store {
                 acks: &[$crate::store::AckJob],
                 acked_at: i64,
             ) -> Result<$crate::store::StoredBatch, $crate::store::StoreError> {
-                use std::collections::{HashMap, HashSet};
-                use $crate::store::Stored;
-
                 if batch.is_empty() && acks.is_empty() {
                     return Ok($crate::store::StoredBatch::default());
                 }
-                let mut tx = self.begin_write().await?;
-                let created: HashSet<String> = Self::insert_submissions(&mut *tx, batch)
-                    .await?
-                    .into_iter()
-                    .collect();
-                let mut outcomes = Vec::with_capacity(batch.len());
-                for submission in batch {
-                    if created.contains(&submission.tracking_id) {
-                        outcomes.push(Stored::Created(submission.receipt()));
-                        continue;
-                    }
-                    let existing = Self::receipt_by_key(
-                        &mut *tx,
-                        &submission.sender,
-                        &submission.idempotency_key,
-                    )
-                    .await?
-                    .ok_or_else(|| {
-                        $crate::store::StoreError::Database(
-                            "a conflicting submission vanished inside its transaction".into(),
-                        )
-                    })?;
-                    outcomes.push(if existing.content_hash == submission.content_hash {
-                        Stored::Duplicate(existing)
-                    } else {
-                        Stored::Conflict {
-                            tracking_id: existing.tracking_id,
-                        }
-                    });
-                }
-                // Acknowledgements change rows that already exist; only their log leaves need
-                // the write lock.
-                let (ack_outcomes, ack_events) = Self::apply_acks(&mut *tx, acks, acked_at).await?;
-                // Submissions (the bulk of the bytes) and acknowledgements are written
-                // concurrently by parallel batches; from here to commit, one batch at a time, so
-                // delivery sequence numbers and log indexes are assigned and committed in the
-                // same order. Every round trip from here on holds up every other batch.
-                let mut turn = self.head.turn().await;
-                let locked = Self::lock_writes(&mut tx).await?;
-                let fresh: Vec<_> = batch
-                    .iter()
-                    .filter(|s| created.contains(&s.tracking_id))
-                    .collect();
-                let deliveries: Vec<_> = fresh
-                    .iter()
-                    .flat_map(|s| s.deliveries.iter().map(move |d| (*s, d)))
-                    .collect();
-                // One "accepted" event per submission, one "queued" per delivery, one
-                // "acknowledged" per delivery acknowledged, appended to the receipt log in this
-                // transaction.
-                let events = fresh
-                    .iter()
-                    .flat_map(|s| {
-                        std::iter::once($crate::store::accepted_event(s))
-                            .chain(s.deliveries.iter().map(move |d| $crate::store::queued_event(s, d)))
-                    })
-                    .chain(ack_events)
-                    .collect();
-                let log = if self.receipts {
-                    Self::log_rows(&mut *tx, &mut turn, locked.log_size, events).await?
-                } else {
-                    $crate::store::log::LogRows::default()
-                };
-                let sequences: HashMap<String, i64> = Self::insert_deliveries(&mut *tx, &deliveries, &log)
-                    .await?
-                    .into_iter()
-                    .map(|(seq, id)| (id, seq))
-                    .collect();
-                tx.commit().await?;
-                turn.committed();
-                let mut records: Vec<_> = deliveries
-                    .iter()
-                    .map(|(s, d)| $crate::store::DeliveryRecord {
-                        receiver: d.receiver.clone(),
-                        sequence: sequences.get(&d.delivery_id).copied().unwrap_or_default(),
-                        delivery_id: d.delivery_id.clone(),
-                        tracking_id: s.tracking_id.clone(),
-                        certificate_id: s.certificate_id.clone(),
-                        agreement: s.agreement.clone(),
-                        sender: s.sender.clone(),
-                        profile: d.profile.clone(),
-                        document: d.document.clone(),
-                        original: s.original.clone(),
-                        original_profile: s.sender_profile.clone(),
-                        original_hash: s.content_hash.clone(),
-                        not_representable: d.not_representable.clone(),
-                        accepted_at: s.accepted_at,
-                        attestation: d.attestation.clone(),
-                        issuer_signature: s.issuer.as_ref().map(|(signature, _)| signature.clone()),
-                    })
-                    .collect();
-                records.sort_by_key(|r| r.sequence);
-                let through_sequence = records
-                    .last()
-                    .map_or(locked.last_sequence, |r| r.sequence.max(locked.last_sequence));
-                Ok($crate::store::StoredBatch {
-                    outcomes,
-                    deliveries: records,
-                    acks: ack_outcomes,
-                    after_sequence: locked.last_sequence,
-                    through_sequence,
-                })
+                self.write_batch_now(batch, acks, acked_at).await
             }
 
             async fn find_by_key(
@@ -398,6 +295,87 @@ macro_rules! impl_store {
         }
 
         impl $store {
+            /// Writes a batch step by step in one transaction: submissions and acknowledgements
+            /// first (parallel batches overlap here), then, under the write lock, the deliveries
+            /// and the receipt-log leaves. Handles everything (resubmissions, acknowledgements
+            /// made elsewhere, another replica's appends) at the cost of a round trip per step.
+            async fn write_batch_in_steps(
+                &self,
+                batch: &[$crate::store::NewSubmission],
+                acks: &[$crate::store::AckJob],
+                acked_at: i64,
+            ) -> Result<$crate::store::StoredBatch, $crate::store::StoreError> {
+                use std::collections::{HashMap, HashSet};
+                use $crate::store::Stored;
+
+                let mut tx = self.begin_write().await?;
+                let created: HashSet<String> = Self::insert_submissions(&mut *tx, batch)
+                    .await?
+                    .into_iter()
+                    .collect();
+                let mut outcomes = Vec::with_capacity(batch.len());
+                for submission in batch {
+                    if created.contains(&submission.tracking_id) {
+                        outcomes.push(Stored::Created(submission.receipt()));
+                        continue;
+                    }
+                    let existing = Self::receipt_by_key(
+                        &mut *tx,
+                        &submission.sender,
+                        &submission.idempotency_key,
+                    )
+                    .await?
+                    .ok_or_else(|| {
+                        $crate::store::StoreError::Database(
+                            "a conflicting submission vanished inside its transaction".into(),
+                        )
+                    })?;
+                    outcomes.push(if existing.content_hash == submission.content_hash {
+                        Stored::Duplicate(existing)
+                    } else {
+                        Stored::Conflict {
+                            tracking_id: existing.tracking_id,
+                        }
+                    });
+                }
+                // Acknowledgements change rows that already exist; only their log leaves need
+                // the write lock.
+                let (ack_outcomes, ack_events) = Self::apply_acks(&mut *tx, acks, acked_at).await?;
+                // From here to commit, one batch at a time, so delivery sequence numbers and log
+                // indexes are assigned and committed in the same order. Every round trip from
+                // here on holds up every other batch.
+                let mut turn = self.head.turn().await;
+                let locked = Self::lock_writes(&mut tx).await?;
+                let fresh: Vec<_> = batch
+                    .iter()
+                    .filter(|s| created.contains(&s.tracking_id))
+                    .collect();
+                let deliveries: Vec<_> = fresh
+                    .iter()
+                    .flat_map(|s| s.deliveries.iter().map(move |d| (*s, d)))
+                    .collect();
+                let events = $crate::store::batch_events(fresh.iter().copied(), ack_events);
+                let log = if self.receipts {
+                    Self::log_rows(&mut *tx, &mut turn, locked.log_size, events).await?
+                } else {
+                    $crate::store::log::LogRows::default()
+                };
+                let sequences: HashMap<String, i64> = Self::insert_deliveries(&mut *tx, &deliveries, &log)
+                    .await?
+                    .into_iter()
+                    .map(|(seq, id)| (id, seq))
+                    .collect();
+                tx.commit().await?;
+                turn.committed();
+                Ok($crate::store::stored_batch(
+                    outcomes,
+                    ack_outcomes,
+                    &deliveries,
+                    &sequences,
+                    locked.last_sequence,
+                ))
+            }
+
             /// Applies acknowledgements inside a batch (before the write lock): each job all or
             /// nothing. Returns one outcome per job and an "acknowledged" event per delivery that
             /// changed state.
@@ -409,49 +387,12 @@ macro_rules! impl_store {
                 (Vec<$crate::store::AckOutcome>, Vec<$crate::receipts::entry::NewEvent>),
                 $crate::store::StoreError,
             > {
-                use std::collections::{HashMap, HashSet};
-                use $crate::receipts::entry::{EventKind, NewEvent};
-                use $crate::store::AckOutcome;
+                use std::collections::HashSet;
                 if acks.is_empty() {
                     return Ok((Vec::new(), Vec::new()));
                 }
-                let mut ids: Vec<&str> = acks
-                    .iter()
-                    .flat_map(|a| a.delivery_ids.iter().map(String::as_str))
-                    .collect();
-                ids.sort_unstable();
-                ids.dedup();
-                let found: HashMap<String, $crate::store::AckRow> =
-                    Self::ack_candidates(&mut *tx, &ids)
-                        .await?
-                        .into_iter()
-                        .map(|r| (r.0.clone(), r))
-                        .collect();
-                let mut outcomes = Vec::with_capacity(acks.len());
-                let mut pending: Vec<&$crate::store::AckRow> = Vec::new();
-                let mut taken = HashSet::new();
-                for job in acks {
-                    let refusal = job.delivery_ids.iter().find_map(|id| match found.get(id) {
-                        None => Some(AckOutcome::Unknown(id.clone())),
-                        Some(row) if row.1 != job.receiver => Some(AckOutcome::NotYours(id.clone())),
-                        Some(_) => None,
-                    });
-                    if let Some(refusal) = refusal {
-                        outcomes.push(refusal);
-                        continue;
-                    }
-                    let mut count = 0u32;
-                    for id in &job.delivery_ids {
-                        if let Some(row) = found.get(id)
-                            && row.2 == "pending"
-                            && taken.insert(id.as_str())
-                        {
-                            pending.push(row);
-                            count += 1;
-                        }
-                    }
-                    outcomes.push(AckOutcome::Acknowledged(count));
-                }
+                let found = Self::ack_candidates(&mut *tx, &$crate::store::ack_ids(acks)).await?;
+                let (outcomes, pending) = $crate::store::check_acks(acks, found);
                 let changed: HashSet<String> = Self::mark_acknowledged(
                     &mut *tx,
                     &pending.iter().map(|row| row.0.as_str()).collect::<Vec<_>>(),
@@ -463,18 +404,9 @@ macro_rules! impl_store {
                 // Only what this transaction changed: a replica that acknowledged it first
                 // recorded its own event.
                 let events = pending
-                    .into_iter()
+                    .iter()
                     .filter(|row| changed.contains(&row.0))
-                    .map(|row| {
-                        let mut event = NewEvent::new(EventKind::Acknowledged, &row.1, at);
-                        event.receiver = Some(row.1.clone());
-                        event.sender = Some(row.4.clone());
-                        event.tracking_id = Some(row.3.clone());
-                        event.certificate_id = Some(row.5.clone());
-                        event.agreement = Some(row.6.clone());
-                        event.delivery_id = Some(row.0.clone());
-                        event
-                    })
+                    .map(|row| $crate::store::acknowledged_event(row, at))
                     .collect();
                 Ok((outcomes, events))
             }

@@ -66,9 +66,8 @@ pub(crate) struct RunStats {
     pub(crate) cpu_seconds: Option<f64>,
     /// Runs these figures pool.
     rounds: usize,
-    /// The hub's batches written in one statement and in steps
-    /// ([`originhub_hub::store::PostgresStore::batch_counts`]).
-    pub(crate) batches: (u64, u64),
+    /// How the hub's batches went to Postgres.
+    pub(crate) batches: originhub_hub::store::BatchCounts,
 }
 
 fn percentile(values: &[f64], p: f64) -> f64 {
@@ -99,8 +98,9 @@ impl RunStats {
             self.cpu_seconds.zip(other.cpu_seconds).map(|(a, b)| a + b)
         };
         self.rounds += other.rounds;
-        self.batches.0 += other.batches.0;
-        self.batches.1 += other.batches.1;
+        self.batches.at_once += other.batches.at_once;
+        self.batches.sent_again += other.batches.sent_again;
+        self.batches.in_steps += other.batches.in_steps;
     }
 
     /// Accepted submissions per second.

@@ -557,3 +557,71 @@ macro_rules! impl_receipt_log {
 }
 
 pub(super) use impl_receipt_log;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::receipts::entry::EventKind;
+
+    fn events(count: usize) -> Vec<NewEvent> {
+        (0..count)
+            .map(|n| NewEvent::new(EventKind::Refused, "borastria", n as i64))
+            .collect()
+    }
+
+    /// Commits `count` events to an empty log, as the steps do.
+    async fn commit_to_empty(cache: &HeadCache, count: usize) {
+        let mut turn = cache.turn().await;
+        append_rows(&mut turn, 0, MemoryHashes::default(), events(count)).unwrap();
+        turn.committed();
+    }
+
+    /// Appends `count` events to the cached head and hands it over.
+    async fn hand_over(cache: &HeadCache, count: usize) -> (i32, Settle) {
+        let mut turn = cache.turn().await;
+        let head = turn.cached().expect("a head is cached");
+        append_rows(&mut turn, head.size, head.hashes, events(count)).unwrap();
+        turn.hand_over()
+    }
+
+    #[tokio::test]
+    async fn a_handed_over_head_serves_the_next_checked_write_but_never_the_steps() {
+        let cache = HeadCache::default();
+        // A commit (the steps) leaves a head both kinds of writer use.
+        commit_to_empty(&cache, 3).await;
+        assert!(cache.turn().await.hashes_for(3).is_some());
+
+        // hashes_for took it out without a commit: nothing is cached now.
+        assert!(cache.turn().await.cached().is_none());
+        commit_to_empty(&cache, 3).await;
+
+        // A checked write hands its head over with a ticket; the next checked write finds it,
+        // with that ticket to wait for, and hands over the next ticket.
+        let (first, settle) = hand_over(&cache, 2).await;
+        let mut turn = cache.turn().await;
+        let head = turn.cached().unwrap();
+        assert_eq!(head.size, 5);
+        let mut before = head.after.clone().unwrap();
+        assert_eq!(before.ticket, first);
+        append_rows(&mut turn, head.size, head.hashes, events(1)).unwrap();
+        let (second, _) = turn.hand_over();
+        assert_eq!(second, first.wrapping_add(1));
+        settle.settled(true);
+        assert!(before.committed().await);
+
+        // The steps do not trust a head that was only handed over, even of the right size.
+        assert!(cache.turn().await.hashes_for(6).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_never_reports_counts_as_failed() {
+        let cache = HeadCache::default();
+        commit_to_empty(&cache, 1).await;
+        let (_, settle) = hand_over(&cache, 1).await;
+        let mut after = cache.turn().await.cached().unwrap().after.unwrap();
+        drop(settle);
+        assert!(!after.committed().await);
+        cache.forget().await;
+        assert!(cache.turn().await.cached().is_none());
+    }
+}

@@ -26,7 +26,7 @@ use crate::receipts::entry::{EventKind, NewEvent};
 use thiserror::Error;
 
 pub use log::{EventFilter, ReceiptLog};
-pub use postgres::PostgresStore;
+pub use postgres::{BatchCounts, PostgresStore};
 pub use sqlite::SqliteStore;
 
 /// A storage failure. Cloneable so one failed batch can answer every submission in it.

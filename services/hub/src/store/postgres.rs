@@ -32,14 +32,25 @@ pub struct PostgresStore {
     /// The log head this process last committed.
     head: HeadCache,
     /// How batches were written, shared with the writer's store.
-    counts: Arc<BatchCounts>,
+    counts: Arc<Counters>,
 }
 
-/// How many batches a store wrote in one statement and how many in steps (see
-/// [`PostgresStore::batch_counts`]).
+/// How a store's batches went to the database ([`PostgresStore::batch_counts`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchCounts {
+    /// Written in one statement.
+    pub at_once: u64,
+    /// Of those, sent a second time because the batch they were hashed on had not committed
+    /// when they took the write lock.
+    pub sent_again: u64,
+    /// Written in steps.
+    pub in_steps: u64,
+}
+
 #[derive(Debug, Default)]
-struct BatchCounts {
+struct Counters {
     at_once: AtomicU64,
+    sent_again: AtomicU64,
     in_steps: AtomicU64,
 }
 
@@ -139,12 +150,13 @@ impl PostgresStore {
         &self.pool
     }
 
-    /// Batches written so far by this store and its writer: (in one statement, in steps).
-    pub fn batch_counts(&self) -> (u64, u64) {
-        (
-            self.counts.at_once.load(Ordering::Relaxed),
-            self.counts.in_steps.load(Ordering::Relaxed),
-        )
+    /// How the batches this store and its writer wrote so far went to the database.
+    pub fn batch_counts(&self) -> BatchCounts {
+        BatchCounts {
+            at_once: self.counts.at_once.load(Ordering::Relaxed),
+            sent_again: self.counts.sent_again.load(Ordering::Relaxed),
+            in_steps: self.counts.in_steps.load(Ordering::Relaxed),
+        }
     }
 
     /// How this backend writes a batch: in one statement when it can
@@ -256,6 +268,7 @@ impl PostgresStore {
             && code_of(error).as_deref() == Some("OH003")
             && before.committed().await
         {
+            self.counts.sent_again.fetch_add(1, Ordering::Relaxed);
             result = statement().fetch_all(&mut *conn).await;
         }
         let rows = match result {

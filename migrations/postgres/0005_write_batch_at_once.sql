@@ -13,8 +13,9 @@
 -- p_expected_log_size NULL: the batch appends no leaves (a load test measuring the log).
 -- Tickets: the hub hashes a batch on the head the previous one left before that one has
 -- committed, so each call holds a lock on its ticket (p_ticket_space, p_ticket) from its start
--- and waits for its predecessor's (p_after_ticket) before the write lock: batches take the lock
--- in the order they were hashed even when a small one's inserts finish first.
+-- and then waits for its predecessor's (p_after_ticket): batches are written in the order they
+-- were hashed. (A call that starts before its predecessor has taken its ticket finds the log
+-- short; the hub sends it again once the predecessor committed.)
 -- Each statement of a PL/pgSQL function takes a new snapshot, so the reads after the advisory
 -- lock see every earlier holder's commit, as in the step-by-step path.
 CREATE FUNCTION originhub_write_batch(
@@ -43,8 +44,14 @@ DECLARE
     last_seq BIGINT;
 BEGIN
     -- The batch's ticket, held until it commits: the batch the hub hashed next, on this one's
-    -- head, waits for it before the write lock, so it does not take the lock first.
+    -- head, waits for it, so it does not take the write lock first. It waits before it locks
+    -- any row: a batch that started first and locked a row (an acknowledged delivery, an
+    -- idempotency key) its predecessor also needs would otherwise wait for that predecessor
+    -- while the predecessor waits for it.
     PERFORM pg_advisory_xact_lock(p_ticket_space, p_ticket);
+    IF p_after_ticket IS NOT NULL THEN
+        PERFORM pg_advisory_xact_lock(p_ticket_space, p_after_ticket);
+    END IF;
 
     INSERT INTO submissions (tracking_id, sender, agreement, certificate_id, idempotency_key,
         content_hash, sender_profile, original, canonical, receivers, accepted_at,
@@ -67,9 +74,6 @@ BEGIN
             USING ERRCODE = 'OH002';
     END IF;
 
-    IF p_after_ticket IS NOT NULL THEN
-        PERFORM pg_advisory_xact_lock(p_ticket_space, p_after_ticket);
-    END IF;
     PERFORM pg_advisory_xact_lock(p_write_lock);
     IF p_expected_log_size IS NOT NULL THEN
         SELECT COALESCE(MAX(idx) + 1, 0) INTO found_size FROM receipt_log;

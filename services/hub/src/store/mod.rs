@@ -3,14 +3,17 @@
 //!
 //! - `sql`: the queries, written once in the dialect both databases accept (`$n` parameters,
 //!   `ON CONFLICT`, `RETURNING`) and instantiated per backend by a macro;
-//! - `sqlite`, `postgres`: connecting, migrating, and what differs (write serialisation);
+//! - `sqlite`, `postgres`: connecting, migrating, and what differs (write serialisation; on
+//!   Postgres, a batch in one statement where it can);
 //! - [`log`]: the receipt log's tables, appended to inside every writing transaction.
 //!
-//! The one write that matters, [`Store::store_batch`], puts submissions, their canonical form,
+//! The one write that matters, [`Store::write_batch`], puts submissions, their canonical form,
 //! every receiver's translated delivery and the receipt events in one transaction. Batches are
 //! written one at a time (SQLite has one writer; on Postgres an advisory lock serialises them
 //! across replicas), so delivery sequence numbers are assigned in commit order and a subscriber
-//! that reads "after sequence n" never skips a row committed late.
+//! that reads "after sequence n" never skips a row committed late. The pure pieces both
+//! backends' writes share (the events a batch appends, judging acknowledgements, what a
+//! committed batch reports) are at the end of this module.
 
 pub mod log;
 mod migrate;

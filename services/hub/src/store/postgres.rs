@@ -209,7 +209,7 @@ impl PostgresStore {
         // are hashed: the next batch hashes on this one's head while this one is written, and
         // the database checks that head when the next one takes the write lock.
         let mut turn = self.head.turn().await;
-        let (expected, after, log) = if self.receipts {
+        let (size, reads, after, log) = if self.receipts {
             let Some(head) = turn.cached() else {
                 return Ok(None);
             };
@@ -221,29 +221,26 @@ impl PostgresStore {
                     .map(|row| acknowledged_event(row, acked_at)),
             );
             (
-                Some((to_i64(head.size)?, reads)),
+                Some(to_i64(head.size)?),
+                Some(reads),
                 head.after,
                 append_rows(&mut turn, head.size, head.hashes, events)?,
             )
         } else {
-            (None, None, LogRows::default())
+            (None, None, None, LogRows::default())
         };
         let deliveries: Vec<_> = batch
             .iter()
             .flat_map(|s| s.deliveries.iter().map(move |d| (s, d)))
             .collect();
-        let (size, reads) = match &expected {
-            Some((size, reads)) => (Some(*size), Some(reads)),
-            None => (None, None),
-        };
         let after_ticket = after.as_ref().map(|a| a.ticket);
         let (ticket, settle) = turn.hand_over();
         let statement = || {
             let query = sqlx::query_as(WRITE_BATCH_AT_ONCE)
                 .bind(size)
-                .bind(reads.map(|r| &r.blocks))
-                .bind(reads.map(|r| &r.offsets))
-                .bind(reads.map(|r| &r.hashes))
+                .bind(reads.as_ref().map(|r| &r.blocks))
+                .bind(reads.as_ref().map(|r| &r.offsets))
+                .bind(reads.as_ref().map(|r| &r.hashes))
                 .bind(WRITE_LOCK)
                 .bind(self.head.ticket_space())
                 .bind(ticket)

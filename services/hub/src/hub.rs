@@ -8,8 +8,9 @@
 //! leaves, and answers each caller through its `oneshot`; a semaphore allows `parallel_batches`
 //! transactions in flight. Under load this is group commit: one fsync and one log append for
 //! many submissions and acknowledgements. The writer runs on a thread and single-threaded
-//! runtime of its own (see [`Writer::start`]); request handlers run the CPU-heavy part of a
-//! submission on the blocking pool ([`crate::compute`]), so neither holds up the other.
+//! runtime of its own (see [`Writer::start`]), so its database replies never wait behind
+//! request work; request handlers do the CPU-heavy part of a submission in place, or on the
+//! blocking pool for a large document ([`crate::compute`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};

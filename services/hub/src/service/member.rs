@@ -162,11 +162,10 @@ impl<S: Store> MemberApi<S> {
                 return duplicate_or_conflict(stored);
             }
         }
-        // Checking, translating and signing take a few hundred microseconds of CPU each: on
-        // the blocking pool, where the OS shares the cores fairly, rather than on the runtime's
-        // workers, where every database reply and network read would queue behind them.
+        // Checking, translating and signing: in place for an ordinary document, on the
+        // blocking pool for a large one (see `compute`).
         let (hub, request, sender_name) = (self.hub.clone(), request.clone(), sender.name.clone());
-        let submission = crate::compute::run(move || {
+        let submission = crate::compute::run(request.document.len(), move || {
             prepare(
                 &hub.registry(),
                 &hub.settings.key,

@@ -23,6 +23,9 @@ where
     F: FnOnce() -> T + Send + 'static,
 {
     if input_bytes <= IN_PLACE_BYTES {
+        // To the back of the worker's queue first: network events and tasks already waiting
+        // (delivery streams, replies) run before this takes the worker for a while.
+        tokio::task::yield_now().await;
         return Ok(work());
     }
     tokio::task::spawn_blocking(work)

@@ -132,8 +132,20 @@ impl PostgresStore {
             // kept those plans as the tables grew: every acknowledgement read every delivery.
             // This session setting only makes a scan the last resort, so a statement without an
             // index would still run.
+            //
+            // Generic plans: a batch's statements take whole arrays of documents as parameters.
+            // Postgres's default gave them custom plans, planned again on every call with each
+            // array copied into the plan as a constant, for the call and for each statement of
+            // `originhub_write_batch` inside it; a generic plan is made once per connection and
+            // refers to the parameters where they are. Every plan here is an index lookup or
+            // an UNNEST whatever the values, so the values have nothing to tell the planner.
             .after_connect(|conn, _| {
-                Box::pin(async move { conn.execute("SET enable_seqscan = off").await.map(|_| ()) })
+                Box::pin(async move {
+                    conn.execute("SET enable_seqscan = off").await?;
+                    conn.execute("SET plan_cache_mode = force_generic_plan")
+                        .await
+                        .map(|_| ())
+                })
             })
             .connect_with((*self.pool.connect_options()).clone())
             .await?;

@@ -4,11 +4,11 @@
 //!
 //! A submission of an ordinary certificate (a few KiB) takes a few hundred microseconds to
 //! prepare. Handing that to another thread and back cost more than the work: in the load test
-//! the hub spent about 15% less machine CPU per submission with it done in place (two wakeups
+//! the hub spent about 12% less machine CPU per submission with it done in place (two wakeups
 //! and context switches fewer per request, and memory allocated and freed on the same two
-//! threads instead of on dozens of pool threads). A document near the size limit takes tens of
-//! milliseconds, which would hold up every connection queued on that worker, so above
-//! [`IN_PLACE_BYTES`] the work still goes to the blocking pool.
+//! threads instead of on dozens of pool threads). The work grows with the document, and a
+//! document near the size limit would hold up every connection queued on that worker for as
+//! long, so above [`IN_PLACE_BYTES`] the work still goes to the blocking pool.
 
 use crate::error::ApiError;
 

@@ -101,24 +101,21 @@ impl Node {
     /// The path of the first list or object nested more than `limit` deep, if any (the root
     /// object is level 1).
     pub fn deeper_than(&self, limit: usize) -> Option<String> {
-        // Steps are collected on the way back out, so nothing is allocated unless the limit is
-        // crossed.
+        // Steps are collected on the way back out, and a step's text is only made on that way
+        // out, so nothing is allocated unless the limit is crossed.
         fn walk(node: &Node, depth: usize, limit: usize) -> Option<Vec<String>> {
-            let deeper = |path: Option<Vec<String>>, step: String| {
-                path.map(|mut p| {
-                    p.push(step);
-                    p
-                })
-            };
             match node {
                 Node::Array(_) | Node::Object(_) if depth > limit => Some(Vec::new()),
-                Node::Array(items) => items
-                    .iter()
-                    .enumerate()
-                    .find_map(|(i, c)| deeper(walk(c, depth + 1, limit), format!("[{i}]"))),
-                Node::Object(entries) => entries
-                    .iter()
-                    .find_map(|(k, c)| deeper(walk(c, depth + 1, limit), format!(".{k}"))),
+                Node::Array(items) => items.iter().enumerate().find_map(|(i, c)| {
+                    let mut path = walk(c, depth + 1, limit)?;
+                    path.push(format!("[{i}]"));
+                    Some(path)
+                }),
+                Node::Object(entries) => entries.iter().find_map(|(k, c)| {
+                    let mut path = walk(c, depth + 1, limit)?;
+                    path.push(format!(".{k}"));
+                    Some(path)
+                }),
                 _ => None,
             }
         }

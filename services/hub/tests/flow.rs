@@ -1344,6 +1344,113 @@ async fn postgres_batches_go_at_once_or_in_steps() {
     drop_postgres(name).await;
 }
 
+/// One batch call of `originhub_write_batch` (migrations 0005, 0007) with one submission and
+/// its one leaf, at log index `size`: ticket `ticket`, hashed on the batch with ticket `after`.
+async fn call_write_batch(
+    conn: &mut sqlx::PgConnection,
+    size: i64,
+    ticket: i32,
+    after: Option<i32>,
+) -> Result<u64, sqlx::Error> {
+    let id = format!("T-{size}");
+    let rows = sqlx::query(
+        "SELECT * FROM originhub_write_batch(
+            p_expected_log_size => $1, p_read_block => '{}', p_read_offset => '{}',
+            p_read_hash => '{}', p_write_lock => 7, p_ticket_space => 99, p_ticket => $2,
+            p_after_ticket => $3,
+            p_s_tracking_id => ARRAY[$4], p_s_sender => '{borastria}',
+            p_s_agreement => '{BCFTA}', p_s_certificate_id => ARRAY[$4],
+            p_s_idempotency_key => ARRAY[$4], p_s_content_hash => '{h}',
+            p_s_sender_profile => '{p@1}', p_s_original => ARRAY['\\x00'::bytea],
+            p_s_canonical => '{c}', p_s_receivers => '{concordia}', p_s_accepted_at => '{1}',
+            p_s_issuer_signature => ARRAY[NULL::bytea], p_s_issuer_key => ARRAY[NULL::text],
+            p_ack_ids => '{}', p_acked_at => 1,
+            p_l_idx => ARRAY[$1], p_l_kind => '{accepted}', p_l_at => '{1}',
+            p_l_member => '{borastria}', p_l_sender => '{borastria}',
+            p_l_receiver => ARRAY[NULL::text], p_l_tracking_id => ARRAY[$4],
+            p_l_certificate_id => ARRAY[$4], p_l_agreement => '{BCFTA}',
+            p_l_delivery_id => ARRAY[NULL::text], p_l_entry => '{e}',
+            p_b_block => '{}', p_b_hashes => '{}',
+            p_d_delivery_id => '{}', p_d_tracking_id => '{}', p_d_receiver => '{}',
+            p_d_profile => '{}', p_d_document => '{}', p_d_not_representable => '{}',
+            p_d_created_at => '{}', p_d_attestation => '{}')",
+    )
+    .bind(size)
+    .bind(ticket)
+    .bind(after)
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.len() as u64)
+}
+
+/// A batch call that the database starts before the call of the batch it was hashed on waits
+/// for that one (migration 0007) instead of finding the log short and failing; and one whose
+/// predecessor never comes gives up after a bounded wait with the log check's error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_batch_waits_for_a_predecessor_not_started() {
+    use sqlx::Connection;
+
+    let (store, name) = postgres_store().await;
+    drop(store);
+    let url = database_url(&name);
+    let (mut first, mut second) = (
+        sqlx::PgConnection::connect(&url).await.unwrap(),
+        sqlx::PgConnection::connect(&url).await.unwrap(),
+    );
+    let second_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut second)
+        .await
+        .unwrap();
+    // The second batch (ticket 2, hashed on ticket 1) starts first...
+    let later = tokio::spawn(async move { call_write_batch(&mut second, 1, 2, Some(1)).await });
+    let mut observer = sqlx::PgConnection::connect(&url).await.unwrap();
+    loop {
+        let waiting: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active')",
+        )
+        .bind(second_pid)
+        .fetch_one(&mut observer)
+        .await
+        .unwrap();
+        assert!(
+            !later.is_finished(),
+            "the later batch returned before its predecessor started: {:?}",
+            later.await.unwrap()
+        );
+        if waiting {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    // ...then the first one runs, and both commit, in the order they were hashed.
+    assert_eq!(call_write_batch(&mut first, 0, 1, None).await.unwrap(), 1);
+    assert_eq!(later.await.unwrap().unwrap(), 1);
+    let leaves: Vec<(i64, String)> =
+        sqlx::query_as("SELECT idx, tracking_id FROM receipt_log ORDER BY idx")
+            .fetch_all(&mut observer)
+            .await
+            .unwrap();
+    assert_eq!(leaves, [(0, "T-0".to_owned()), (1, "T-1".to_owned())]);
+
+    // A predecessor that never starts: the wait ends, the log is short, nothing is written.
+    let error = call_write_batch(&mut first, 3, 4, Some(3))
+        .await
+        .unwrap_err();
+    let code = error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .map(|c| c.into_owned());
+    assert_eq!(code.as_deref(), Some("OH003"), "{error}");
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM submissions")
+        .fetch_one(&mut observer)
+        .await
+        .unwrap();
+    assert_eq!(stored, 2);
+    drop((first, observer));
+    drop_postgres(name).await;
+}
+
 /// Two hubs on one database. A subscriber on the first receives what the second committed
 /// between the first's own batches, in sequence order: the first learns of its own commits in
 /// memory, and must notice the gap the other's left in the sequence and ask the database.

@@ -71,5 +71,10 @@ pub(super) fn postgres() -> Migrator {
             "acknowledgements rewrite a narrow delivery row",
             include_str!("../../../../migrations/postgres/0006_deliveries_narrow_update.sql"),
         ),
+        (
+            7,
+            "a batch waits for a predecessor that has not started",
+            include_str!("../../../../migrations/postgres/0007_wait_for_predecessor.sql"),
+        ),
     ])
 }

@@ -269,9 +269,10 @@ impl PostgresStore {
         };
         let mut result: Result<Vec<(i64, Option<String>)>, _> =
             statement().fetch_all(&mut *conn).await;
-        // The batch this one hashed on may not have taken its ticket when this one looked for
-        // it (under load the database can start a later statement first): then this one found
-        // the log short. Once that batch committed, the same statement is right again.
+        // The call waits for the batch this one hashed on even before that one has taken its
+        // ticket (migration 0007), but only so long: if that batch had still not committed,
+        // this one found the log short. Once that batch committed, the same statement is right
+        // again.
         if let (Err(error), Some(mut before)) = (&result, after)
             && code_of(error).as_deref() == Some("OH003")
             && before.committed().await

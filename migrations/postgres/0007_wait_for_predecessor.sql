@@ -3,8 +3,8 @@
 -- In 0005 a call waited on its predecessor's ticket, which the predecessor takes as its call
 -- starts. Under load the database sometimes started the later call first: it found the ticket
 -- free, the log short, and failed (OH003), and the hub sent it again once the predecessor had
--- committed (`hub_batches_sent_again` in the load test: about 2% of batches with two in flight,
--- a third of them with three). Now the later call waits until the predecessor's last leaf is
+-- committed (`hub_batches_sent_again` in the load test: up to 2% of batches with two in flight,
+-- 36–42% with three). Now the later call waits until the predecessor's last leaf is
 -- there, so it is written once. The function is otherwise 0005's.
 CREATE OR REPLACE FUNCTION originhub_write_batch(
     p_expected_log_size BIGINT,

@@ -1346,6 +1346,7 @@ async fn postgres_batches_go_at_once_or_in_steps() {
 
 /// One batch call of `originhub_write_batch` (migrations 0005, 0007) with one submission and
 /// its one leaf, at log index `size`: ticket `ticket`, hashed on the batch with ticket `after`.
+/// On success, the rows returned: with no deliveries, just the one naming the last sequence.
 async fn call_write_batch(
     conn: &mut sqlx::PgConnection,
     size: i64,

@@ -61,9 +61,9 @@ pub(crate) struct RunStats {
     pub(crate) expected: usize,
     pub(crate) delivered: usize,
     pub(crate) lost: usize,
-    /// Machine CPU seconds the phase used (see [`crate::cpu`]), from the first submission to
-    /// the last delivery.
-    pub(crate) cpu_seconds: Option<f64>,
+    /// CPU time the phase used, by whom (see [`crate::cpu`]), from the first submission to the
+    /// last delivery.
+    pub(crate) cpu: Option<crate::cpu::CpuTimes>,
     /// Runs these figures pool.
     rounds: usize,
     /// How the hub's batches went to Postgres.
@@ -92,10 +92,10 @@ impl RunStats {
         self.delivered += other.delivered;
         self.lost += other.lost;
         // Known only if known for every round.
-        self.cpu_seconds = if self.rounds == 0 {
-            other.cpu_seconds
+        self.cpu = if self.rounds == 0 {
+            other.cpu
         } else {
-            self.cpu_seconds.zip(other.cpu_seconds).map(|(a, b)| a + b)
+            self.cpu.zip(other.cpu).map(|(a, b)| a.add(b))
         };
         self.rounds += other.rounds;
         self.batches.at_once += other.batches.at_once;
@@ -116,9 +116,15 @@ impl RunStats {
         percentile(&self.delivery_ms, p)
     }
 
-    /// Milliseconds of machine CPU per accepted submission.
+    /// Milliseconds of machine CPU (busy time) per accepted submission.
     pub(crate) fn cpu_ms_per_submit(&self) -> Option<f64> {
-        crate::cpu::ms_per(self.cpu_seconds, self.accepted)
+        let busy = self.cpu?.busy;
+        (self.accepted > 0).then(|| busy * 1000.0 / self.accepted as f64)
+    }
+
+    /// The phase's CPU time per accepted submission, by whom.
+    pub(crate) fn cpu_split(&self) -> Option<crate::cpu::SplitMs> {
+        self.cpu?.split_ms_per(self.accepted)
     }
 }
 
@@ -176,7 +182,7 @@ pub(crate) async fn run(
         }
     }
     let prefix = format!("L{:x}", now_micros() % 0xffff_ffff);
-    let cpu_before = crate::cpu::busy_seconds();
+    let cpu_before = crate::cpu::CpuTimes::now();
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let deadline = started + duration;
@@ -262,6 +268,6 @@ pub(crate) async fn run(
         total.lost = total.expected - total.delivered;
         total.delivery_ms = seen.latency_ms.clone();
     }
-    total.cpu_seconds = crate::cpu::spent_since(cpu_before);
+    total.cpu = crate::cpu::CpuTimes::since(cpu_before);
     Ok(total)
 }

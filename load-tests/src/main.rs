@@ -167,6 +167,8 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<serde_json::Value> {
             .cpu_ms_per_submit()
             .zip(hub_run.cpu_ms_per_submit())
             .map(|(base, hub)| round(base / hub)),
+        "hub_cpu_split_ms_per_submit": hub_run.cpu_split().map(split_json),
+        "baseline_cpu_split_ms_per_submit": base.cpu_split().map(split_json),
         "submit_p50_ms": round(hub_run.submit_ms(50.0)),
         "submit_p99_ms": round(hub_run.submit_ms(99.0)),
         "baseline_submit_p99_ms": round(base.submit_ms(99.0)),
@@ -254,6 +256,16 @@ fn round(x: f64) -> f64 {
 
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
+}
+
+/// A phase's CPU split as JSON, in milliseconds per submission.
+fn split_json(split: cpu::SplitMs) -> serde_json::Value {
+    json!({
+        "this_process": round3(split.this_process),
+        "postgres": split.postgres.map(round3),
+        "rest": round3(split.rest),
+        "idle": round3(split.idle),
+    })
 }
 
 fn main() -> ExitCode {

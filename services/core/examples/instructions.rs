@@ -7,8 +7,10 @@
 //! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/instructions translate 100
 //! ```
 //!
-//! Workloads: `floor` (serde_json parse and serialize of the benchmark document) and
-//! `translate` (edi3-coo-json → canonical → borastria-xml), as in `benches/translate.rs`.
+//! Workloads: `floor` (serde_json parse and serialize of the benchmark document),
+//! `translate` (edi3-coo-json → canonical → borastria-xml), as in `benches/translate.rs`, and
+//! `read_xml` (the same certificate in borastria-xml, read into the canonical record: the XML
+//! reader's share of a submission).
 
 use std::hint::black_box;
 use std::path::Path;
@@ -43,8 +45,17 @@ fn main() {
                 black_box(translate(&edi3, &borastria, black_box(&doc)).expect("translate"));
             }
         }
+        "read_xml" => {
+            let (edi3, borastria) = (plan("edi3-coo-json"), plan("borastria-xml"));
+            let xml = translate(&edi3, &borastria, &doc)
+                .expect("translate")
+                .output;
+            for _ in 0..times {
+                black_box(borastria.read(black_box(&xml)).expect("read"));
+            }
+        }
         other => {
-            eprintln!("usage: instructions floor|translate [TIMES]; got {other:?}");
+            eprintln!("usage: instructions floor|translate|read_xml [TIMES]; got {other:?}");
             std::process::exit(2);
         }
     }

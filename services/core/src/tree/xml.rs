@@ -27,50 +27,82 @@ impl Namespaces {
         Self { bindings }
     }
 
-    fn key_for(&self, uri: Option<&str>, local: &str) -> String {
-        let Some(uri) = uri else {
-            return if self.bindings.iter().any(|(p, _)| p.is_empty()) {
-                format!("{{}}{local}")
-            } else {
-                local.to_owned()
-            };
-        };
-        match self.bindings.iter().find(|(_, u)| u == uri) {
-            Some((prefix, _)) if prefix.is_empty() => local.to_owned(),
-            Some((prefix, _)) => format!("{prefix}:{local}"),
-            None => format!("{{{uri}}}{local}"),
+    /// The tree key of an element or attribute named `local` in namespace `uri`, after
+    /// `prefix` (`"@"` for attributes), built in `scratch` so only the key itself is allocated.
+    fn key_for(&self, uri: Option<&str>, local: &str, prefix: &str, scratch: &mut String) -> Key {
+        scratch.clear();
+        scratch.push_str(prefix);
+        match uri {
+            None if self.bindings.iter().any(|(p, _)| p.is_empty()) => scratch.push_str("{}"),
+            None => {}
+            Some(uri) => match self.bindings.iter().find(|(_, u)| u == uri) {
+                Some((prefix, _)) if prefix.is_empty() => {}
+                Some((prefix, _)) => {
+                    scratch.push_str(prefix);
+                    scratch.push(':');
+                }
+                None => {
+                    scratch.push('{');
+                    scratch.push_str(uri);
+                    scratch.push('}');
+                }
+            },
         }
+        scratch.push_str(local);
+        Key::from(scratch.as_str())
     }
 }
 
-struct Open {
-    key: String,
-    children: Children,
+/// The elements open while reading. Their attributes, children and text are kept in two
+/// buffers shared by all of them, each element's part being the tail from where it opened: the
+/// buffers are not regrown element by element, and an element's own list and text are
+/// allocated once, at their final size, when it closes. Repeated children are gathered into
+/// lists; an element with many distinct children gets a hash index so reading stays linear.
+#[derive(Default)]
+struct Builder {
+    open: Vec<Open>,
+    entries: Vec<(Key, Node)>,
     text: String,
+    /// The root element's content, once it has closed.
+    result: Option<Node>,
 }
 
-/// An element's attributes and children, repeated children gathered into lists. Elements with
-/// many distinct children get a hash index so reading stays linear.
-#[derive(Default)]
-struct Children {
-    entries: Vec<(Key, Node)>,
+struct Open {
+    key: Key,
+    /// Where its attributes and children start in [`Builder::entries`].
+    entries_from: usize,
+    /// Where its text starts in [`Builder::text`].
+    text_from: usize,
+    /// Its entries' positions (from `entries_from`) by key, once it has many.
     index: Option<HashMap<Key, usize>>,
 }
 
 const SCAN_LIMIT: usize = 16;
 
-impl Children {
-    fn position(&self, key: &str) -> Option<usize> {
-        match &self.index {
-            Some(index) => index.get(key).copied(),
-            None => self.entries.iter().position(|(k, _)| **k == *key),
-        }
+impl Builder {
+    fn start(&mut self, key: Key) {
+        self.open.push(Open {
+            key,
+            entries_from: self.entries.len(),
+            text_from: self.text.len(),
+            index: None,
+        });
     }
 
-    fn insert(&mut self, key: String, value: Node) {
-        let key = Key::from(key);
-        if let Some(at) = self.position(&key) {
-            let existing = &mut self.entries[at].1;
+    /// Adds an attribute or a closed child to the innermost open element. It is called only
+    /// with one open: after [`Builder::start`], or by [`Builder::end`] for a parent.
+    fn insert(&mut self, key: Key, value: Node) {
+        let Self { open, entries, .. } = self;
+        let Some(open) = open.last_mut() else {
+            return;
+        };
+        let mine = &mut entries[open.entries_from..];
+        let found = match &open.index {
+            Some(index) => index.get(&key).copied(),
+            None => mine.iter().position(|(k, _)| **k == *key),
+        };
+        if let Some(at) = found {
+            let existing = &mut mine[at].1;
             match existing {
                 Node::Array(items) => items.push(value),
                 _ => {
@@ -80,38 +112,69 @@ impl Children {
             }
             return;
         }
-        if let Some(index) = &mut self.index {
-            index.insert(Key::clone(&key), self.entries.len());
-        } else if self.entries.len() >= SCAN_LIMIT {
-            self.index = Some(
-                self.entries
-                    .iter()
+        let len = mine.len();
+        if let Some(index) = &mut open.index {
+            index.insert(Key::clone(&key), len);
+        } else if len >= SCAN_LIMIT {
+            open.index = Some(
+                mine.iter()
                     .enumerate()
                     .map(|(i, (k, _))| (k.clone(), i))
-                    .chain([(key.clone(), self.entries.len())])
+                    .chain([(key.clone(), len)])
                     .collect(),
             );
         }
-        self.entries.push((key, value));
+        entries.push((key, value));
     }
+
+    /// Adds text to the innermost open element; false when none is open.
+    fn push_text(&mut self, text: &str) -> bool {
+        if self.open.is_empty() {
+            return false;
+        }
+        self.text.push_str(text);
+        true
+    }
+
+    /// Closes the innermost open element: its value goes to its parent, or is the result.
+    fn end(&mut self) -> Option<()> {
+        let open = self.open.pop()?;
+        let text = &self.text[open.text_from..];
+        let value = if self.entries.len() == open.entries_from {
+            Node::Scalar(Value::String(text.to_owned()))
+        } else {
+            let keep_text = !text.trim().is_empty();
+            let count = self.entries.len() - open.entries_from + usize::from(keep_text);
+            let mut entries = Vec::with_capacity(count);
+            entries.extend(self.entries.drain(open.entries_from..));
+            if keep_text {
+                entries.push((
+                    Key::from(TEXT_KEY),
+                    Node::Scalar(Value::String(text.to_owned())),
+                ));
+            }
+            Node::Object(entries)
+        };
+        self.text.truncate(open.text_from);
+        if self.open.is_empty() {
+            self.result = Some(value);
+        } else {
+            self.insert(open.key, value);
+        }
+        Some(())
+    }
+}
+
+/// A name or namespace from the document. The reader reads a `str`, so these slices are UTF-8
+/// and borrowed as they are; the lossy conversion is only a fallback.
+fn text_of(bytes: &[u8]) -> Cow<'_, str> {
+    std::str::from_utf8(bytes).map_or_else(|_| String::from_utf8_lossy(bytes), Cow::Borrowed)
 }
 
 fn malformed(error: impl std::fmt::Display, reader_position: u64) -> InputError {
     InputError::Malformed {
         syntax: "XML",
         message: format!("{error} (near byte {reader_position})"),
-    }
-}
-
-fn close(open: Open) -> Node {
-    let mut entries = open.children.entries;
-    if entries.is_empty() {
-        Node::Scalar(Value::String(open.text))
-    } else {
-        if !open.text.trim().is_empty() {
-            entries.push((Key::from(TEXT_KEY), Node::Scalar(Value::String(open.text))));
-        }
-        Node::Object(entries)
     }
 }
 
@@ -130,15 +193,16 @@ pub fn read(
     })?;
     let mut reader = NsReader::from_str(text);
     reader.config_mut().check_end_names = true;
-    let mut stack: Vec<Open> = Vec::new();
-    let mut result: Option<Node> = None;
+    let mut tree = Builder::default();
+    // Where keys are put together before each becomes a `Key`.
+    let mut scratch = String::new();
     loop {
         let position = reader.buffer_position();
         let (resolved, event) = reader
             .read_resolved_event()
             .map_err(|e| malformed(e, position))?;
         let uri = match &resolved {
-            ResolveResult::Bound(ns) => Some(String::from_utf8_lossy(ns.as_ref()).into_owned()),
+            ResolveResult::Bound(ns) => Some(ns.as_ref()),
             ResolveResult::Unbound => None,
             ResolveResult::Unknown(prefix) => {
                 return Err(malformed(
@@ -151,7 +215,7 @@ pub fn read(
             }
         };
         match event {
-            Event::Start(start) | Event::Empty(start) if result.is_some() => {
+            Event::Start(start) | Event::Empty(start) if tree.result.is_some() => {
                 return Err(malformed(
                     format!(
                         "second root element <{}>",
@@ -161,21 +225,22 @@ pub fn read(
                 ));
             }
             Event::Start(ref start) | Event::Empty(ref start) => {
-                if stack.len() >= limits.max_depth {
+                if tree.open.len() >= limits.max_depth {
                     return Err(InputError::TooDeep {
                         limit: limits.max_depth,
                         at: format!("byte {position}"),
                     });
                 }
-                let local = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
-                let key = namespaces.key_for(uri.as_deref(), &local);
-                if stack.is_empty() && key != root {
+                let local = text_of(start.local_name().into_inner());
+                let uri = uri.map(text_of);
+                let key = namespaces.key_for(uri.as_deref(), &local, "", &mut scratch);
+                if tree.open.is_empty() && *key != *root {
                     return Err(InputError::WrongRoot {
                         expected: root.to_owned(),
-                        found: key,
+                        found: key.to_string(),
                     });
                 }
-                let mut children = Children::default();
+                tree.start(key);
                 for attribute in start.attributes() {
                     let attribute = attribute.map_err(|e| malformed(e, position))?;
                     let name = attribute.key;
@@ -183,13 +248,18 @@ pub fn read(
                         continue;
                     }
                     let (attr_ns, attr_local) = reader.resolve_attribute(name);
-                    let attr_local = String::from_utf8_lossy(attr_local.as_ref()).into_owned();
+                    let attr_local = text_of(attr_local.into_inner());
                     let attr_key = match attr_ns {
                         ResolveResult::Bound(ns) => {
-                            let uri = String::from_utf8_lossy(ns.as_ref()).into_owned();
-                            namespaces.key_for(Some(&uri), &attr_local)
+                            let uri = text_of(ns.as_ref());
+                            namespaces.key_for(Some(&uri), &attr_local, "@", &mut scratch)
                         }
-                        _ => attr_local,
+                        _ => {
+                            scratch.clear();
+                            scratch.push('@');
+                            scratch.push_str(&attr_local);
+                            Key::from(scratch.as_str())
+                        }
                     };
                     let value = attribute.unescape_value().map_err(|e| match e {
                         quick_xml::Error::Escape(
@@ -197,41 +267,25 @@ pub fn read(
                         ) => InputError::UndefinedEntity { name },
                         other => malformed(other, position),
                     })?;
-                    children.insert(
-                        format!("@{attr_key}"),
-                        Node::Scalar(Value::String(value.into_owned())),
-                    );
+                    tree.insert(attr_key, Node::Scalar(Value::String(value.into_owned())));
                 }
-                let open = Open {
-                    key,
-                    children,
-                    text: String::new(),
-                };
                 if matches!(event, Event::Empty(_)) {
-                    finish(&mut stack, &mut result, open);
-                } else {
-                    stack.push(open);
+                    tree.end();
                 }
             }
             Event::End(_) => {
-                let open = stack
-                    .pop()
+                tree.end()
                     .ok_or_else(|| malformed("unexpected end tag", position))?;
-                finish(&mut stack, &mut result, open);
             }
             Event::Text(text) => {
                 let decoded = text.decode().map_err(|e| malformed(e, position))?;
-                match stack.last_mut() {
-                    Some(open) => open.text.push_str(&decoded),
-                    None if decoded.trim().is_empty() => {}
-                    None => return Err(malformed("text outside the root element", position)),
+                if !tree.push_text(&decoded) && !decoded.trim().is_empty() {
+                    return Err(malformed("text outside the root element", position));
                 }
             }
             Event::CData(data) => {
                 let decoded = data.decode().map_err(|e| malformed(e, position))?;
-                if let Some(open) = stack.last_mut() {
-                    open.text.push_str(&decoded);
-                }
+                tree.push_text(&decoded);
             }
             Event::GeneralRef(reference) => {
                 let ch = match reference
@@ -254,9 +308,7 @@ pub fn read(
                         }
                     }
                 };
-                if let Some(open) = stack.last_mut() {
-                    open.text.push(ch);
-                }
+                tree.push_text(ch.encode_utf8(&mut [0; 4]));
             }
             Event::DocType(_) => {
                 return Err(InputError::Doctype {
@@ -267,25 +319,16 @@ pub fn read(
             Event::Eof => break,
         }
     }
-    if !stack.is_empty() {
+    if !tree.open.is_empty() {
         return Err(malformed(
             "document ends inside an element",
             reader.buffer_position(),
         ));
     }
-    match result {
+    match tree.result {
         Some(Node::Scalar(Value::String(text))) if text.trim().is_empty() => Ok(Node::object()),
         Some(value) => Ok(value),
         None => Err(malformed("no root element", 0)),
-    }
-}
-
-fn finish(stack: &mut [Open], result: &mut Option<Node>, open: Open) {
-    let key = open.key.clone();
-    let value = close(open);
-    match stack.last_mut() {
-        Some(parent) => parent.children.insert(key, value),
-        None => *result = Some(value),
     }
 }
 
@@ -463,6 +506,59 @@ mod tests {
             tree,
             "{xml}"
         );
+    }
+
+    #[test]
+    fn each_element_keeps_its_own_text_and_children() {
+        // Text on both sides of a child stays the parent's, blank text beside children is
+        // dropped, a leaf keeps its text as it is (blank or not), CDATA and references join it.
+        let xml = b"<Doc xmlns=\"urn:d\">\n  <Mixed>before <b>inner</b> after</Mixed>\n  \
+            <Blank>  </Blank><Leaf><![CDATA[x<y]]>&#65;</Leaf>\n  <Outer><In>1</In>\n  </Outer>\n</Doc>";
+        let tree = read(xml, &ns(), "Doc", &Limits::default()).unwrap();
+        assert_eq!(
+            tree.to_value(),
+            json!({
+                "Mixed": {"b": "inner", "$text": "before  after"},
+                "Blank": "  ",
+                "Leaf": "x<yA",
+                "Outer": {"In": "1"}
+            })
+        );
+
+        // Past the scan limit children are found by the hash index: repeats still gather.
+        let mut many = String::from("<Doc xmlns=\"urn:d\">");
+        for i in 0..40 {
+            many.push_str(&format!("<k{i}>{i}</k{i}>"));
+        }
+        many.push_str("<k3>again</k3><k39>last</k39></Doc>");
+        let tree = read(many.as_bytes(), &ns(), "Doc", &Limits::default()).unwrap();
+        let value = tree.to_value();
+        assert_eq!(value.as_object().map(|o| o.len()), Some(40));
+        assert_eq!(value["k3"], json!(["3", "again"]));
+        assert_eq!(value["k39"], json!(["39", "last"]));
+        assert_eq!(value["k0"], json!("0"));
+
+        let limits = Limits::default();
+        assert_eq!(
+            read(b"<Doc xmlns=\"urn:d\">\n</Doc>", &ns(), "Doc", &limits)
+                .unwrap()
+                .to_value(),
+            json!({})
+        );
+        for refused in [
+            &b"<Doc xmlns=\"urn:d\"/>text"[..],
+            b"<Doc xmlns=\"urn:d\"/><Doc xmlns=\"urn:d\"/>",
+            b"</Doc>",
+        ] {
+            assert!(
+                matches!(
+                    read(refused, &ns(), "Doc", &limits),
+                    Err(InputError::Malformed { .. })
+                ),
+                "{}",
+                String::from_utf8_lossy(refused)
+            );
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! the order the profile lists them, and returns values for the other side. Where the way back
 //! cannot say everything (a date-only field given a date-time), `reverse` names what was lost.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -138,11 +139,16 @@ pub(crate) fn scalar_text(value: &Value) -> Option<String> {
     }
 }
 
-fn text_of(inputs: &[Option<&Value>], i: usize) -> Result<Option<String>, TransformError> {
+/// Text of input `i`, borrowed when it is a string (most transforms only look at it).
+fn text_of<'v>(
+    inputs: &[Option<&'v Value>],
+    i: usize,
+) -> Result<Option<Cow<'v, str>>, TransformError> {
     match inputs.get(i).copied().flatten() {
         None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(Cow::Borrowed(s))),
         Some(v) => scalar_text(v)
-            .map(Some)
+            .map(|text| Some(Cow::Owned(text)))
             .ok_or_else(|| fail(i, "scalar", "a single text value")),
     }
 }
@@ -221,7 +227,7 @@ impl Transform {
                 let parsed = parse_criterion(&text, codes)
                     .map_err(|expected| fail(0, "origin-criterion", expected))?;
                 let mut object = parsed.into_object();
-                object.insert("text".into(), Value::String(text));
+                object.insert("text".into(), Value::String(text.into_owned()));
                 one(Value::Object(object))
             }
             Transform::DateTimeSplit => {
@@ -256,7 +262,7 @@ impl Transform {
                     return Ok(smallvec![None]);
                 };
                 match self {
-                    Transform::Date => one(Value::String(text)),
+                    Transform::Date => one(Value::String(text.into_owned())),
                     Transform::Prefix(prefix) => one(Value::from(
                         text.strip_prefix(prefix.as_str()).unwrap_or(&text),
                     )),
@@ -312,7 +318,7 @@ impl Transform {
                     Some((scheme, id)) if !scheme.is_empty() && !id.is_empty() => {
                         smallvec![Some(Value::from(id)), Some(Value::from(scheme))]
                     }
-                    _ => smallvec![Some(Value::String(text)), None],
+                    _ => smallvec![Some(Value::String(text.into_owned())), None],
                 })
             }
             Transform::Split { separator } => {

@@ -7,7 +7,12 @@
 
 use std::fmt;
 
+use smallvec::SmallVec;
+
 use super::{Key, Node, TEXT_KEY};
+
+/// The list indices on the way to a value: as deep as a certificate's lists nest, on the stack.
+type Indices = SmallVec<[usize; 4]>;
 
 /// One step of a path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -182,14 +187,14 @@ pub fn for_each_match<'v>(
     root: &'v Node,
     visit: &mut dyn FnMut(&[usize], &'v Node),
 ) {
-    let mut indices = Vec::with_capacity(4);
+    let mut indices = Indices::new();
     walk(steps, root, &mut indices, visit);
 }
 
 /// How many values `steps` reach in `root`.
 pub fn count_matches(steps: &[Step], root: &Node) -> usize {
     let mut count = 0;
-    let mut indices = Vec::new();
+    let mut indices = Indices::new();
     walk(steps, root, &mut indices, &mut |_, _| count += 1);
     count
 }
@@ -197,7 +202,7 @@ pub fn count_matches(steps: &[Step], root: &Node) -> usize {
 fn walk<'v>(
     steps: &[Step],
     value: &'v Node,
-    indices: &mut Vec<usize>,
+    indices: &mut Indices,
     visit: &mut dyn FnMut(&[usize], &'v Node),
 ) {
     let Some((step, rest)) = steps.split_first() else {

@@ -57,6 +57,11 @@ impl CpuTimes {
         }
     }
 
+    /// Milliseconds of busy machine time per submission; `None` without submissions.
+    pub(crate) fn busy_ms_per(&self, submissions: usize) -> Option<f64> {
+        (submissions > 0).then(|| self.busy * 1000.0 / submissions as f64)
+    }
+
     /// Milliseconds per submission of each part: `this_process`, `postgres`, `rest` (busy time
     /// of neither) and `idle`; `None` without submissions.
     pub(crate) fn split_ms_per(&self, submissions: usize) -> Option<SplitMs> {
@@ -261,6 +266,8 @@ mod tests {
         };
         assert_eq!(remote.split_ms_per(1000).map(|s| s.rest), Some(3.0));
         assert_eq!(spent.split_ms_per(0), None);
+        assert_eq!(spent.busy_ms_per(1000), Some(8.0));
+        assert_eq!(spent.busy_ms_per(0), None);
     }
 
     #[test]

@@ -118,8 +118,7 @@ impl RunStats {
 
     /// Milliseconds of machine CPU (busy time) per accepted submission.
     pub(crate) fn cpu_ms_per_submit(&self) -> Option<f64> {
-        let busy = self.cpu?.busy;
-        (self.accepted > 0).then(|| busy * 1000.0 / self.accepted as f64)
+        self.cpu?.busy_ms_per(self.accepted)
     }
 
     /// The phase's CPU time per accepted submission, by whom.

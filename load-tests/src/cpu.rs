@@ -1,5 +1,5 @@
-//! CPU time from Linux's `/proc`: how much work a phase cost, whichever process (hub, Postgres,
-//! load generator, kernel) did it, and who did it. On a loaded host the throughput of one phase
+//! CPU time from Linux's `/proc`: how much work a phase cost, counting every process (hub,
+//! Postgres, load generator, kernel), and which of them spent it. On a loaded host the throughput of one phase
 //! drifts with everything else running; CPU time per submission drifts much less, so it says
 //! more clearly whether a change made the work cheaper.
 //!
@@ -9,6 +9,7 @@
 //! postmaster's count of its children's), the rest of the busy time (the kernel's own threads,
 //! anything else running), and idle time (no process had work for a core).
 
+use std::collections::HashMap;
 use std::ops::Sub;
 
 /// USER_HZ: the unit of every CPU time in `/proc`, which Linux fixes at 100 on every
@@ -59,13 +60,13 @@ impl CpuTimes {
 
     /// Milliseconds of busy machine time per submission; `None` without submissions.
     pub(crate) fn busy_ms_per(&self, submissions: usize) -> Option<f64> {
-        (submissions > 0).then(|| self.busy * 1000.0 / submissions as f64)
+        (submissions > 0).then(|| ms_per(self.busy, submissions))
     }
 
     /// Milliseconds per submission of each part: `this_process`, `postgres`, `rest` (busy time
     /// of neither) and `idle`; `None` without submissions.
     pub(crate) fn split_ms_per(&self, submissions: usize) -> Option<SplitMs> {
-        let per = |seconds: f64| seconds * 1000.0 / submissions as f64;
+        let per = |seconds: f64| ms_per(seconds, submissions);
         let postgres = self.postgres.unwrap_or(0.0);
         (submissions > 0).then(|| SplitMs {
             this_process: per(self.this_process),
@@ -74,6 +75,11 @@ impl CpuTimes {
             idle: per(self.idle),
         })
     }
+}
+
+/// `seconds` as milliseconds per submission, for a count known to be above zero.
+fn ms_per(seconds: f64, submissions: usize) -> f64 {
+    seconds * 1000.0 / submissions as f64
 }
 
 impl Sub for CpuTimes {
@@ -151,7 +157,7 @@ fn process_of(stat: &str) -> Option<ProcessTimes> {
 /// CPU seconds of every `postgres` process so far: each one's own time, and for the server's
 /// parent process (one whose parent is not `postgres`) the time of its ended children too.
 fn postgres_seconds() -> Option<f64> {
-    let mut processes = std::collections::HashMap::new();
+    let mut processes = HashMap::new();
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let name = entry.file_name();
         let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
@@ -170,7 +176,7 @@ fn postgres_seconds() -> Option<f64> {
 }
 
 /// [`postgres_seconds`] over processes read by pid.
-fn postgres_total(processes: &std::collections::HashMap<u32, ProcessTimes>) -> Option<f64> {
+fn postgres_total(processes: &HashMap<u32, ProcessTimes>) -> Option<f64> {
     let is_postgres = |p: &ProcessTimes| p.command == "postgres";
     let mut total = None;
     for process in processes.values().filter(|p| is_postgres(p)) {
@@ -227,7 +233,7 @@ mod tests {
 
     #[test]
     fn postgres_time_counts_live_backends_and_the_ended_ones_once() {
-        let processes: std::collections::HashMap<u32, ProcessTimes> = [
+        let processes: HashMap<u32, ProcessTimes> = [
             // The server, started by init: its own time and its ended backends'.
             (10, stat(10, "postgres", 1, [100, 100, 300, 100])),
             // Two live backends; a backend's own children are none of ours.
@@ -240,7 +246,7 @@ mod tests {
         .map(|(pid, line)| (pid, process_of(&line).expect("valid line")))
         .collect();
         assert_eq!(postgres_total(&processes), Some(2.0 + 4.0 + 1.0 + 0.5));
-        let none: std::collections::HashMap<u32, ProcessTimes> = processes
+        let none: HashMap<u32, ProcessTimes> = processes
             .into_iter()
             .filter(|(_, p)| p.command != "postgres")
             .collect();

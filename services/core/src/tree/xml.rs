@@ -27,8 +27,27 @@ impl Namespaces {
         Self { bindings }
     }
 
-    /// The tree key of an element or attribute named `local` in namespace `uri`, after
-    /// `prefix` (`"@"` for attributes), built in `scratch` so only the key itself is allocated.
+    /// The tree key of an element named `local` in namespace `uri` (none: unqualified).
+    fn element_key(&self, uri: Option<&str>, local: &str, scratch: &mut String) -> Key {
+        self.key_for(uri, local, "", scratch)
+    }
+
+    /// The tree key of an attribute: `@` and its name, qualified as an element's would be when
+    /// it has a namespace. An unprefixed attribute is in no namespace, whatever the default.
+    fn attribute_key(&self, uri: Option<&str>, local: &str, scratch: &mut String) -> Key {
+        match uri {
+            Some(uri) => self.key_for(Some(uri), local, "@", scratch),
+            None => {
+                scratch.clear();
+                scratch.push('@');
+                scratch.push_str(local);
+                Key::from(scratch.as_str())
+            }
+        }
+    }
+
+    /// `prefix`, then `local` qualified for namespace `uri`, built in `scratch` so only the key
+    /// itself is allocated.
     fn key_for(&self, uri: Option<&str>, local: &str, prefix: &str, scratch: &mut String) -> Key {
         scratch.clear();
         scratch.push_str(prefix);
@@ -233,7 +252,7 @@ pub fn read(
                 }
                 let local = text_of(start.local_name().into_inner());
                 let uri = uri.map(text_of);
-                let key = namespaces.key_for(uri.as_deref(), &local, "", &mut scratch);
+                let key = namespaces.element_key(uri.as_deref(), &local, &mut scratch);
                 if tree.open.is_empty() && *key != *root {
                     return Err(InputError::WrongRoot {
                         expected: root.to_owned(),
@@ -249,18 +268,12 @@ pub fn read(
                     }
                     let (attr_ns, attr_local) = reader.resolve_attribute(name);
                     let attr_local = text_of(attr_local.into_inner());
-                    let attr_key = match attr_ns {
-                        ResolveResult::Bound(ns) => {
-                            let uri = text_of(ns.as_ref());
-                            namespaces.key_for(Some(&uri), &attr_local, "@", &mut scratch)
-                        }
-                        _ => {
-                            scratch.clear();
-                            scratch.push('@');
-                            scratch.push_str(&attr_local);
-                            Key::from(scratch.as_str())
-                        }
+                    let attr_uri = match attr_ns {
+                        ResolveResult::Bound(ns) => Some(text_of(ns.into_inner())),
+                        _ => None,
                     };
+                    let attr_key =
+                        namespaces.attribute_key(attr_uri.as_deref(), &attr_local, &mut scratch);
                     let value = attribute.unescape_value().map_err(|e| match e {
                         quick_xml::Error::Escape(
                             quick_xml::escape::EscapeError::UnrecognizedEntity(_, name),

@@ -64,6 +64,8 @@ pub(crate) struct RunStats {
     /// CPU time the phase used, by whom (see [`crate::cpu`]), from the first submission to the
     /// last delivery.
     pub(crate) cpu: Option<crate::cpu::CpuTimes>,
+    /// Bytes of WAL the Postgres server wrote in the same window (see [`crate::wal`]).
+    pub(crate) wal_bytes: Option<u64>,
     /// Runs these figures pool.
     rounds: usize,
     /// How the hub's batches went to Postgres.
@@ -92,10 +94,13 @@ impl RunStats {
         self.delivered += other.delivered;
         self.lost += other.lost;
         // Known only if known for every round.
-        self.cpu = if self.rounds == 0 {
-            other.cpu
+        (self.cpu, self.wal_bytes) = if self.rounds == 0 {
+            (other.cpu, other.wal_bytes)
         } else {
-            self.cpu.zip(other.cpu).map(|(a, b)| a.add(b))
+            (
+                self.cpu.zip(other.cpu).map(|(a, b)| a.add(b)),
+                self.wal_bytes.zip(other.wal_bytes).map(|(a, b)| a + b),
+            )
         };
         self.rounds += other.rounds;
         self.batches.at_once += other.batches.at_once;
@@ -124,6 +129,12 @@ impl RunStats {
     /// The phase's CPU time per accepted submission, by whom.
     pub(crate) fn cpu_split(&self) -> Option<crate::cpu::SplitMs> {
         self.cpu?.split_ms_per(self.accepted)
+    }
+
+    /// Bytes of WAL per accepted submission.
+    pub(crate) fn wal_bytes_per_submit(&self) -> Option<f64> {
+        let bytes = self.wal_bytes?;
+        (self.accepted > 0).then(|| bytes as f64 / self.accepted as f64)
     }
 }
 
@@ -156,8 +167,9 @@ async fn inbox(
     Ok(())
 }
 
-/// Drives one server for `duration`.
+/// Drives one server for `duration`; `harness_pool` reads the Postgres server's WAL position.
 pub(crate) async fn run(
+    harness_pool: &sqlx::PgPool,
     clients: &[(String, ClientFile)],
     documents: &Arc<Documents>,
     concurrency: usize,
@@ -182,6 +194,7 @@ pub(crate) async fn run(
     }
     let prefix = format!("L{:x}", now_micros() % 0xffff_ffff);
     let cpu_before = crate::cpu::CpuTimes::now();
+    let wal_before = crate::wal::position(harness_pool).await;
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let deadline = started + duration;
@@ -268,5 +281,6 @@ pub(crate) async fn run(
         total.delivery_ms = seen.latency_ms.clone();
     }
     total.cpu = crate::cpu::CpuTimes::since(cpu_before);
+    total.wal_bytes = crate::wal::bytes_since(harness_pool, wal_before).await;
     Ok(total)
 }

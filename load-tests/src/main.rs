@@ -8,6 +8,7 @@
 mod baseline;
 mod cpu;
 mod drive;
+mod wal;
 
 use std::process::ExitCode;
 
@@ -107,6 +108,8 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<serde_json::Value> {
     let dir = tempfile::tempdir()?;
     let duration = Duration::from_secs(args.duration);
     let documents = Arc::new(drive::Documents::new(args.max_items));
+    // The harness's own connection, for what it reads about the server (WAL positions).
+    let harness_pool = sqlx::PgPool::connect(url).await?;
 
     let (mut base, mut bare, mut hub_run) = (
         drive::RunStats::default(),
@@ -126,6 +129,7 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<serde_json::Value> {
             args.duration, args.concurrency
         );
         let base_round = drive::run(
+            &harness_pool,
             &clients(dir.path())?,
             &documents,
             args.concurrency,
@@ -137,8 +141,8 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<serde_json::Value> {
         // The hub without its receipt log, then the hub: same database server, certificates
         // and documents, plus delivery. The later phase meets the earlier one's rows in its
         // tables, so if anything the comparison is against the log.
-        let bare_round = hub_phase(args, url, &documents, false).await?;
-        let hub_round = hub_phase(args, url, &documents, true).await?;
+        let bare_round = hub_phase(args, url, &harness_pool, &documents, false).await?;
+        let hub_round = hub_phase(args, url, &harness_pool, &documents, true).await?;
         round_ratios.push(round(
             hub_round.rate() / base_round.rate().max(f64::MIN_POSITIVE),
         ));
@@ -169,6 +173,8 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<serde_json::Value> {
             .map(|(base, hub)| round(base / hub)),
         "hub_cpu_split_ms_per_submit": hub_run.cpu_split().map(split_json),
         "baseline_cpu_split_ms_per_submit": base.cpu_split().map(split_json),
+        "hub_wal_bytes_per_submit": hub_run.wal_bytes_per_submit().map(f64::round),
+        "baseline_wal_bytes_per_submit": base.wal_bytes_per_submit().map(f64::round),
         "submit_p50_ms": round(hub_run.submit_ms(50.0)),
         "submit_p99_ms": round(hub_run.submit_ms(99.0)),
         "baseline_submit_p99_ms": round(base.submit_ms(99.0)),
@@ -210,6 +216,7 @@ fn clients(dir: &std::path::Path) -> anyhow::Result<Vec<(String, ClientFile)>> {
 async fn hub_phase(
     args: &Args,
     url: &str,
+    harness_pool: &sqlx::PgPool,
     documents: &Arc<drive::Documents>,
     receipts: bool,
 ) -> anyhow::Result<drive::RunStats> {
@@ -237,6 +244,7 @@ async fn hub_phase(
         args.concurrency
     );
     let mut stats = drive::run(
+        harness_pool,
         &clients(dir.path())?,
         documents,
         args.concurrency,

@@ -68,83 +68,115 @@ impl Cover {
         xml: bool,
         found: &mut dyn FnMut(String, &Node),
     ) {
-        let mut path = String::new();
-        walk(&[self], root, &mut path, separator, xml, found);
+        let mut walk = Walk {
+            path: Vec::new(),
+            separator,
+            xml,
+            found,
+        };
+        walk.value(&[self], root);
     }
 }
 
-fn walk(
-    nodes: &[&Cover],
-    value: &Node,
-    path: &mut String,
-    sep: char,
+/// One step of the path to where a walk is: kept as borrowed steps, and written out as text
+/// only for the parts reported, since nearly everything a walk visits is covered.
+#[derive(Debug, Clone, Copy)]
+enum Segment<'t> {
+    Key(&'t str),
+    Index(usize),
+}
+
+/// A walk of a tree beside the trie: the path so far, and where to report what no pattern
+/// covers.
+struct Walk<'t, 'f> {
+    path: Vec<Segment<'t>>,
+    separator: char,
     xml: bool,
-    found: &mut dyn FnMut(String, &Node),
-) {
-    if nodes.is_empty() {
-        if !value.is_null() {
-            found(path.clone(), value);
+    found: &'f mut dyn FnMut(String, &Node),
+}
+
+impl<'t> Walk<'t, '_> {
+    fn report(&mut self, value: &Node) {
+        use std::fmt::Write;
+        let mut text = String::new();
+        for segment in &self.path {
+            match segment {
+                Segment::Key(key) => {
+                    if !text.is_empty() {
+                        text.push(self.separator);
+                    }
+                    text.push_str(key);
+                }
+                Segment::Index(i) => {
+                    let _ = write!(text, "[{i}]");
+                }
+            }
         }
-        return;
+        (self.found)(text, value);
     }
-    let terminal = nodes.iter().any(|n| n.terminal);
-    match value {
-        Node::Object(map) => {
-            if terminal && !xml {
-                return;
+
+    fn value(&mut self, nodes: &[&Cover], value: &'t Node) {
+        if nodes.is_empty() {
+            if !value.is_null() {
+                self.report(value);
             }
-            for (key, child) in map.iter() {
-                if terminal && **key == *TEXT_KEY {
-                    continue;
-                }
-                let mut next: Nodes<'_> = nodes.iter().filter_map(|n| n.child(key)).collect();
-                if !matches!(child, Node::Array(_)) {
-                    // A lone value counts as a list of one.
-                    let lone: Nodes<'_> = next.iter().flat_map(|n| lone_element(n)).collect();
-                    next.extend(lone);
-                }
-                let len = path.len();
-                if !path.is_empty() {
-                    path.push(sep);
-                }
-                path.push_str(key);
-                walk(&next, child, path, sep, xml, found);
-                path.truncate(len);
-            }
+            return;
         }
-        Node::Array(items) => {
-            if terminal {
-                return;
+        let terminal = nodes.iter().any(|n| n.terminal);
+        match value {
+            Node::Object(map) => {
+                if terminal && !self.xml {
+                    return;
+                }
+                for (key, child) in map.iter() {
+                    if terminal && **key == *TEXT_KEY {
+                        continue;
+                    }
+                    let mut next: Nodes<'_> = nodes.iter().filter_map(|n| n.child(key)).collect();
+                    if !matches!(child, Node::Array(_)) && next.iter().any(|n| n.has_lists()) {
+                        // A lone value counts as a list of one.
+                        let lone: Nodes<'_> = next.iter().flat_map(|n| lone_element(n)).collect();
+                        next.extend(lone);
+                    }
+                    self.path.push(Segment::Key(key));
+                    self.value(&next, child);
+                    self.path.pop();
+                }
             }
-            for (i, item) in items.iter().enumerate() {
-                let next: Nodes<'_> = nodes
-                    .iter()
-                    .flat_map(|n| {
-                        n.each
-                            .as_deref()
-                            .into_iter()
-                            .chain(n.index.iter().filter(|(j, _)| *j == i).map(|(_, c)| c))
-                    })
-                    .collect();
-                let len = path.len();
-                push_index(path, i);
-                walk(&next, item, path, sep, xml, found);
-                path.truncate(len);
+            Node::Array(items) => {
+                if terminal {
+                    return;
+                }
+                for (i, item) in items.iter().enumerate() {
+                    let next: Nodes<'_> = nodes
+                        .iter()
+                        .flat_map(|n| {
+                            n.each
+                                .as_deref()
+                                .into_iter()
+                                .chain(n.index.iter().filter(|(j, _)| *j == i).map(|(_, c)| c))
+                        })
+                        .collect();
+                    self.path.push(Segment::Index(i));
+                    self.value(&next, item);
+                    self.path.pop();
+                }
             }
-        }
-        Node::Null => {}
-        _ => {
-            if !terminal {
-                found(path.clone(), value);
+            Node::Null => {}
+            _ => {
+                if !terminal {
+                    self.report(value);
+                }
             }
         }
     }
 }
 
-/// Appends `[i]` without a temporary string.
-fn push_index(path: &mut String, i: usize) {
-    use std::fmt::Write;
-    let _ = write!(path, "[{i}]");
+impl Cover {
+    /// Whether patterns continue from here into list elements (`[]` or `[n]`).
+    fn has_lists(&self) -> bool {
+        self.each.is_some() || !self.index.is_empty()
+    }
 }
 
 fn lone_element(node: &Cover) -> impl Iterator<Item = &Cover> {
@@ -187,6 +219,17 @@ mod tests {
             left(&c, &doc, false),
             vec!["a.c", "items[0].y", "lines[1]", "z"]
         );
+    }
+
+    #[test]
+    fn a_lone_value_counts_as_a_list_of_one() {
+        let c = cover(&["items[].x", "first[0]", "plain"], '.');
+        let doc = json!({"items": {"x": 1, "y": 2}, "first": "f", "plain": {"deep": [1, 2]}});
+        assert_eq!(left(&c, &doc, false), vec!["items.y"]);
+        // Without a list step a list is not looked into; what no pattern names is reported whole.
+        let c = cover(&["a.b"], '.');
+        let doc = json!({"a": [{"b": 1}], "z": {"y": [null, 3]}});
+        assert_eq!(left(&c, &doc, false), vec!["a[0]", "z"]);
     }
 
     #[test]

@@ -88,7 +88,9 @@ impl Node {
         let Node::Object(entries) = self else {
             unreachable!("made an object above")
         };
-        let at = match entries.iter().position(|(k, _)| **k == *key) {
+        // From the end: a tree is built in path order, so the key a write looks for is most
+        // often the one added last at its level.
+        let at = match entries.iter().rposition(|(k, _)| **k == *key) {
             Some(at) => at,
             None => {
                 entries.push((make(), Node::Null));

@@ -58,6 +58,11 @@ impl Cover {
         self.keys.iter().find(|(k, _)| k == key).map(|(_, c)| c)
     }
 
+    /// Whether patterns continue from here into list elements (`[]` or `[n]`).
+    fn has_lists(&self) -> bool {
+        self.each.is_some() || !self.index.is_empty()
+    }
+
     /// Calls `found(path, value)` for each largest part of `root` no pattern covers. Paths use
     /// `separator` and `[n]`. With `xml`, a pattern ending at an element covers its text only,
     /// not its attributes or children.
@@ -169,13 +174,6 @@ impl<'t> Walk<'t, '_> {
                 }
             }
         }
-    }
-}
-
-impl Cover {
-    /// Whether patterns continue from here into list elements (`[]` or `[n]`).
-    fn has_lists(&self) -> bool {
-        self.each.is_some() || !self.index.is_empty()
     }
 }
 

@@ -25,7 +25,8 @@ pub(crate) async fn position(server: &PgPool) -> Option<u64> {
 
 /// The WAL bytes written since `before`; `None` if either position is unknown.
 pub(crate) async fn bytes_since(server: &PgPool, before: Option<u64>) -> Option<u64> {
-    position(server).await?.checked_sub(before?)
+    let before = before?;
+    position(server).await?.checked_sub(before)
 }
 
 /// An LSN as Postgres prints it, `HIGH/LOW` in hexadecimal (each half 32 bits), as one number.

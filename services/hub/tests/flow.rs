@@ -278,6 +278,15 @@ async fn drop_postgres(name: String) {
         .unwrap();
 }
 
+/// The ids of every delivery pending for `member`, in order.
+async fn pending_ids<S: Store>(hub: &TestHub<S>, member: &str) -> Vec<String> {
+    drain(&mut hub.member(member).await, 0)
+        .await
+        .into_iter()
+        .map(|d| d.delivery_id)
+        .collect()
+}
+
 /// Runs each scenario against both backends.
 macro_rules! on_both_backends {
     ($($scenario:ident),* $(,)?) => {
@@ -1310,11 +1319,7 @@ async fn postgres_batches_go_at_once_or_in_steps() {
     // The same acknowledgement twice at once: both check the deliveries pending, one commits,
     // and the other's statement finds them acknowledged and goes in steps (or checks after the
     // commit). Either way each delivery is acknowledged once, with one event.
-    let ids: Vec<String> = drain(&mut hub.member("concordia").await, 0)
-        .await
-        .into_iter()
-        .map(|d| d.delivery_id)
-        .collect();
+    let ids = pending_ids(&hub, "concordia").await;
     assert_eq!(ids.len(), 8);
     let job = AckJob {
         receiver: "concordia".into(),
@@ -1339,6 +1344,73 @@ async fn postgres_batches_go_at_once_or_in_steps() {
     let mut expected = ids;
     expected.sort();
     assert_eq!(acknowledged_ids, expected, "one event per delivery");
+    assert_sound_log(&*store).await;
+    hub.stop().await;
+    drop_postgres(name).await;
+}
+
+/// A Postgres store remembers the deliveries it committed, so acknowledging them does not read
+/// them back first; what it remembers may be stale. A delivery acknowledged through another
+/// replica (here one without the receipt log, so the log head this store cached still holds) is
+/// acknowledged again through this one: the statement finds it acknowledged already (OH002),
+/// the steps read it, and the answer is the one a read would have given, with no second event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_acknowledgement_of_a_remembered_delivery_acknowledged_elsewhere() {
+    use originhub_hub::store::{AckJob, AckOutcome};
+
+    let (store, name) = postgres_store().await;
+    let hub = TestHub::start(store).await;
+    let store = hub.hub.store.clone();
+    for _ in 0..2 {
+        hub.submit("borastria", BILATERAL, "concordia").await;
+    }
+    let ids = pending_ids(&hub, "concordia").await;
+    assert_eq!(ids.len(), 2);
+    let job = |ids: &[String]| AckJob {
+        receiver: "concordia".into(),
+        delivery_ids: ids.to_vec(),
+    };
+
+    // Remembered and pending: one statement.
+    let before = store.batch_counts();
+    let stored = store.write_batch(&[], &[job(&ids[..1])], 2).await.unwrap();
+    assert_eq!(stored.acks, [AckOutcome::Acknowledged(1)]);
+    assert_eq!(store.batch_counts().at_once, before.at_once + 1);
+    assert_eq!(store.batch_counts().in_steps, before.in_steps);
+
+    // Acknowledged through another replica, then here: in steps, nothing acknowledged twice.
+    let replica = PostgresStore::connect(&database_url(&name))
+        .await
+        .unwrap()
+        .without_receipt_log_for_measurement();
+    let elsewhere = replica
+        .write_batch(&[], &[job(&ids[1..])], 3)
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.acks, [AckOutcome::Acknowledged(1)]);
+    let before = store.batch_counts();
+    let again = store.write_batch(&[], &[job(&ids[1..])], 4).await.unwrap();
+    assert_eq!(again.acks, [AckOutcome::Acknowledged(0)]);
+    assert_eq!(store.batch_counts().in_steps, before.in_steps + 1);
+
+    // A member acknowledging another's remembered delivery is still refused.
+    let theirs = AckJob {
+        receiver: "adjikistan".into(),
+        delivery_ids: ids[..1].to_vec(),
+    };
+    let refused = store.write_batch(&[], &[theirs], 5).await.unwrap();
+    assert_eq!(refused.acks, [AckOutcome::NotYours(ids[0].clone())]);
+
+    let acknowledged = events_of(&mut audit(&hub, "auditor").await, "acknowledged").await;
+    let logged: Vec<_> = acknowledged
+        .iter()
+        .map(|e| e.delivery_id.clone().unwrap())
+        .collect();
+    assert_eq!(
+        logged,
+        ids[..1],
+        "the replica without the log appended nothing"
+    );
     assert_sound_log(&*store).await;
     hub.stop().await;
     drop_postgres(name).await;

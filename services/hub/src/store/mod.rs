@@ -207,7 +207,7 @@ pub struct AckJob {
 }
 
 /// A stored delivery as a receiver gets it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeliveryRecord {
     /// Receiving member.
     pub receiver: String,

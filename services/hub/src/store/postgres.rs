@@ -19,8 +19,8 @@ use super::sql::impl_store;
 const WRITE_LOCK: i64 = 0x6f72_6967_696e; // "origin"
 use super::sql::{ACK_CANDIDATES, LAST_SEQUENCE, Locked, MARK_ACKNOWLEDGED};
 use super::{
-    AckJob, AckRow, NewDelivery, NewSubmission, StoreError, Stored, StoredBatch, ack_ids,
-    acknowledged_event, batch_events, check_acks, encode_losses, stored_batch,
+    AckJob, AckOutcome, AckRow, NewDelivery, NewSubmission, StoreError, Stored, StoredBatch,
+    ack_ids, acknowledged_event, batch_events, check_acks, encode_losses, stored_batch,
 };
 
 /// The Postgres backend.
@@ -33,6 +33,60 @@ pub struct PostgresStore {
     head: HeadCache,
     /// How batches were written, shared with the writer's store.
     counts: Arc<Counters>,
+    /// Deliveries this store committed and has not seen acknowledged.
+    unacknowledged: Arc<std::sync::Mutex<Unacknowledged>>,
+}
+
+/// Most deliveries [`Unacknowledged`] remembers (a few megabytes).
+const UNACKNOWLEDGED_CAPACITY: usize = 16_384;
+
+/// The deliveries a store committed and has not seen acknowledged, with what an acknowledgement
+/// checks and records ([`AckRow`]), so that a batch acknowledging only those does not read them
+/// back first: that read is a round trip before the batch can be sent, while the batch before
+/// it holds the write lock. What it remembers may be stale (acknowledged through another
+/// replica); the one-statement write checks that every delivery it acknowledges is still
+/// pending (OH002), and the steps read them again. Bounded: the oldest are forgotten first, and
+/// their acknowledgements read them back as before.
+#[derive(Debug, Default)]
+struct Unacknowledged {
+    rows: HashMap<String, AckRow>,
+    order: std::collections::VecDeque<String>,
+}
+
+impl Unacknowledged {
+    /// The rows of `ids` if every one of them is remembered.
+    fn rows(&self, ids: &[&str]) -> Option<Vec<AckRow>> {
+        ids.iter().map(|id| self.rows.get(*id).cloned()).collect()
+    }
+
+    /// Remembers what a committed batch delivered and forgets what it acknowledged.
+    fn committed(&mut self, acks: &[AckJob], stored: &StoredBatch) {
+        for (job, outcome) in acks.iter().zip(&stored.acks) {
+            if matches!(outcome, AckOutcome::Acknowledged(_)) {
+                for id in &job.delivery_ids {
+                    self.rows.remove(id);
+                }
+            }
+        }
+        for d in &stored.deliveries {
+            let row = (
+                d.delivery_id.clone(),
+                d.receiver.clone(),
+                "pending".to_owned(),
+                d.tracking_id.clone(),
+                d.sender.clone(),
+                d.certificate_id.clone(),
+                d.agreement.clone(),
+            );
+            self.order.push_back(d.delivery_id.clone());
+            self.rows.insert(d.delivery_id.clone(), row);
+        }
+        while self.order.len() > UNACKNOWLEDGED_CAPACITY {
+            if let Some(id) = self.order.pop_front() {
+                self.rows.remove(&id);
+            }
+        }
+    }
 }
 
 /// How a store's batches went to the database ([`PostgresStore::batch_counts`]).
@@ -118,6 +172,7 @@ impl PostgresStore {
             receipts: true,
             head: HeadCache::default(),
             counts: Arc::default(),
+            unacknowledged: Arc::default(),
         })
     }
 
@@ -154,6 +209,7 @@ impl PostgresStore {
             receipts: self.receipts,
             head: self.head.clone(),
             counts: self.counts.clone(),
+            unacknowledged: self.unacknowledged.clone(),
         })
     }
 
@@ -179,12 +235,18 @@ impl PostgresStore {
         acks: &[AckJob],
         acked_at: i64,
     ) -> Result<StoredBatch, StoreError> {
-        if let Some(stored) = self.write_batch_at_once(batch, acks, acked_at).await? {
+        let stored = if let Some(stored) = self.write_batch_at_once(batch, acks, acked_at).await? {
             self.counts.at_once.fetch_add(1, Ordering::Relaxed);
-            return Ok(stored);
-        }
-        let stored = self.write_batch_in_steps(batch, acks, acked_at).await?;
-        self.counts.in_steps.fetch_add(1, Ordering::Relaxed);
+            stored
+        } else {
+            let stored = self.write_batch_in_steps(batch, acks, acked_at).await?;
+            self.counts.in_steps.fetch_add(1, Ordering::Relaxed);
+            stored
+        };
+        self.unacknowledged
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .committed(acks, &stored);
         Ok(stored)
     }
 
@@ -194,7 +256,7 @@ impl PostgresStore {
     /// write lock what every other batch waits on.
     ///
     /// Acknowledgements are checked against the deliveries read first, outside this process's
-    /// turn. The leaves are hashed on the cached log head, whether the batch that left it has
+    /// turn; deliveries this store committed and remembers ([`Unacknowledged`]) are not read. The leaves are hashed on the cached log head, whether the batch that left it has
     /// committed or is still being written, and the turn passes on with this batch's head and
     /// ticket ([`super::log::HeadTurn::hand_over`]) before the call. The call checks what that
     /// assumed: every submission is new, every acknowledged delivery still pending, and the
@@ -213,7 +275,16 @@ impl PostgresStore {
         let (ack_outcomes, acknowledged) = if acks.is_empty() {
             (Vec::new(), Vec::new())
         } else {
-            let found = Self::ack_candidates(&mut conn, &ack_ids(acks)).await?;
+            let ids = ack_ids(acks);
+            let remembered = self
+                .unacknowledged
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .rows(&ids);
+            let found = match remembered {
+                Some(rows) => rows,
+                None => Self::ack_candidates(&mut conn, &ids).await?,
+            };
             check_acks(acks, found)
         };
         // This process's batches take their turn here, as in the steps, so the head a batch
@@ -566,4 +637,75 @@ fn bind_appends<'q, O>(
                 .collect::<Vec<_>>(),
         )
         .bind(delivery_column(|_, d| &d.attestation))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::DeliveryRecord;
+
+    fn delivered(ids: impl IntoIterator<Item = usize>) -> StoredBatch {
+        StoredBatch {
+            deliveries: ids
+                .into_iter()
+                .map(|n| DeliveryRecord {
+                    delivery_id: format!("d{n}"),
+                    receiver: "concordia".into(),
+                    tracking_id: format!("t{n}"),
+                    ..DeliveryRecord::default()
+                })
+                .collect(),
+            ..StoredBatch::default()
+        }
+    }
+
+    fn acknowledging(ids: &[&str], outcome: AckOutcome) -> (Vec<AckJob>, StoredBatch) {
+        let job = AckJob {
+            receiver: "concordia".into(),
+            delivery_ids: ids.iter().map(|id| (*id).to_owned()).collect(),
+        };
+        let stored = StoredBatch {
+            acks: vec![outcome],
+            ..StoredBatch::default()
+        };
+        (vec![job], stored)
+    }
+
+    #[test]
+    fn remembers_deliveries_until_acknowledged() {
+        let mut remembered = Unacknowledged::default();
+        remembered.committed(&[], &delivered(0..3));
+        let rows = remembered.rows(&["d0", "d2"]).unwrap();
+        assert_eq!(rows[1].0, "d2");
+        assert_eq!(
+            (rows[1].1.as_str(), rows[1].2.as_str()),
+            ("concordia", "pending")
+        );
+        assert_eq!(rows[1].3, "t2");
+        assert!(
+            remembered.rows(&["d0", "elsewhere"]).is_none(),
+            "all or none"
+        );
+
+        // A refused acknowledgement changes nothing; an applied one forgets its deliveries.
+        let (jobs, refused) = acknowledging(&["d0"], AckOutcome::NotYours("d0".into()));
+        remembered.committed(&jobs, &refused);
+        assert!(remembered.rows(&["d0"]).is_some());
+        let (jobs, applied) = acknowledging(&["d0", "d1"], AckOutcome::Acknowledged(2));
+        remembered.committed(&jobs, &applied);
+        assert!(remembered.rows(&["d0"]).is_none());
+        assert!(remembered.rows(&["d1"]).is_none());
+        assert!(remembered.rows(&["d2"]).is_some());
+    }
+
+    #[test]
+    fn forgets_the_oldest_beyond_its_capacity() {
+        let mut remembered = Unacknowledged::default();
+        remembered.committed(&[], &delivered(0..UNACKNOWLEDGED_CAPACITY + 2));
+        assert!(remembered.rows(&["d0"]).is_none());
+        assert!(remembered.rows(&["d1"]).is_none());
+        let newest = format!("d{}", UNACKNOWLEDGED_CAPACITY + 1);
+        assert!(remembered.rows(&["d2", &newest]).is_some());
+        assert_eq!(remembered.rows.len(), UNACKNOWLEDGED_CAPACITY);
+    }
 }

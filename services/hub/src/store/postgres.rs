@@ -255,8 +255,9 @@ impl PostgresStore {
     /// [`Self::write_batch_in_steps`] does. Round trips are what a batch waits on, and under the
     /// write lock what every other batch waits on.
     ///
-    /// Acknowledgements are checked against the deliveries read first, outside this process's
-    /// turn; deliveries this store committed and remembers ([`Unacknowledged`]) are not read. The leaves are hashed on the cached log head, whether the batch that left it has
+    /// Acknowledgements are checked against the deliveries they name, outside this process's
+    /// turn: the ones this store committed and remembers ([`Unacknowledged`]), else read first.
+    /// The leaves are hashed on the cached log head, whether the batch that left it has
     /// committed or is still being written, and the turn passes on with this batch's head and
     /// ticket ([`super::log::HeadTurn::hand_over`]) before the call. The call checks what that
     /// assumed: every submission is new, every acknowledged delivery still pending, and the

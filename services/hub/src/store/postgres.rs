@@ -46,7 +46,9 @@ const UNACKNOWLEDGED_CAPACITY: usize = 16_384;
 /// it holds the write lock. What it remembers may be stale (acknowledged through another
 /// replica); the one-statement write checks that every delivery it acknowledges is still
 /// pending (OH002), and the steps read them again. Bounded: the oldest are forgotten first, and
-/// their acknowledgements read them back as before.
+/// their acknowledgements read them back as before. (The hub's `DeliveryCache` holds recent
+/// deliveries too, whole, for subscriptions; it lives above the [`super::Store`] trait, and this
+/// keeps the trait as it is and only the seven fields an acknowledgement needs.)
 #[derive(Debug, Default)]
 struct Unacknowledged {
     rows: HashMap<String, AckRow>,

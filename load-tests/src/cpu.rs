@@ -1,7 +1,7 @@
 //! CPU time from Linux's `/proc`: how much work a phase cost, counting every process (hub,
-//! Postgres, load generator, kernel), and which of them spent it. On a loaded host the throughput of one phase
-//! drifts with everything else running; CPU time per submission drifts much less, so it says
-//! more clearly whether a change made the work cheaper.
+//! Postgres, load generator, kernel), and which of them spent it. On a loaded host the
+//! throughput of one phase drifts with everything else running; CPU time per submission drifts
+//! much less, so it says more clearly whether a change made the work cheaper.
 //!
 //! A phase's time is split four ways: this process (the hub or the baseline server and the load
 //! generator's members: they share one process and runtime), the Postgres server (every process

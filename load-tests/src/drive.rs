@@ -70,6 +70,8 @@ pub(crate) struct RunStats {
     rounds: usize,
     /// How the hub's batches went to Postgres.
     pub(crate) batches: originhub_hub::store::BatchCounts,
+    /// How the hub's batch writer spent the phase, and the phase's wall time it covers.
+    pub(crate) writer: Option<(originhub_hub::writer_stats::WriterStats, Duration)>,
 }
 
 fn percentile(values: &[f64], p: f64) -> f64 {
@@ -106,6 +108,22 @@ impl RunStats {
         self.batches.at_once += other.batches.at_once;
         self.batches.sent_again += other.batches.sent_again;
         self.batches.in_steps += other.batches.in_steps;
+        self.writer = match (self.writer, other.writer) {
+            (Some((a, wall_a)), Some((b, wall_b))) => Some((a + b, wall_a + wall_b)),
+            (mine, theirs) => mine.or(theirs),
+        };
+    }
+
+    /// The share of the phase the hub's writer spent waiting for a free batch slot and for work.
+    pub(crate) fn writer_waits(&self) -> Option<(f64, f64)> {
+        let (stats, wall) = self.writer?;
+        let wall = wall.as_secs_f64();
+        (wall > 0.0).then(|| {
+            (
+                stats.waiting_for_slot.as_secs_f64() / wall,
+                stats.waiting_for_work.as_secs_f64() / wall,
+            )
+        })
     }
 
     /// Accepted submissions per second.

@@ -183,6 +183,13 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<serde_json::Value> {
         "hub_batches_at_once": hub_run.batches.at_once,
         "hub_batches_sent_again": hub_run.batches.sent_again,
         "hub_batches_in_steps": hub_run.batches.in_steps,
+        "hub_submissions_per_batch": hub_run
+            .writer
+            .and_then(|(w, _)| w.submissions_per_batch())
+            .map(round),
+        "hub_batch_ms": hub_run.writer.and_then(|(w, _)| w.ms_per_batch()).map(round),
+        "hub_writer_waiting_for_slot": hub_run.writer_waits().map(|(slot, _)| round(slot)),
+        "hub_writer_waiting_for_work": hub_run.writer_waits().map(|(_, work)| round(work)),
         "hub_accepted": hub_run.accepted,
         "hub_deliveries_expected": hub_run.expected,
         "hub_delivered": hub_run.delivered,
@@ -230,6 +237,7 @@ async fn hub_phase(
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let tls = config.server_tls()?;
     let store = hub.store.clone();
+    let writer = hub.shared.writer.clone();
     let server = tokio::spawn(originhub_hub::server::run(hub, listener, tls, async {
         let _ = stopped.await;
     }));
@@ -243,6 +251,7 @@ async fn hub_phase(
         args.duration,
         args.concurrency
     );
+    let (writer_before, started) = (writer.snapshot(), std::time::Instant::now());
     let mut stats = drive::run(
         harness_pool,
         &clients(dir.path())?,
@@ -252,6 +261,7 @@ async fn hub_phase(
         !args.submit_only,
     )
     .await?;
+    stats.writer = Some((writer.snapshot().since(writer_before), started.elapsed()));
     stats.batches = store.batch_counts();
     let _ = stop.send(());
     server.await??;

@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -25,6 +25,7 @@ use crate::registry::{Registry, RegistryDirs, RegistryError, import};
 use crate::store::{
     AckJob, AckOutcome, DeliveryRecord, NewSubmission, Store, StoreError, Stored, StoredBatch,
 };
+use crate::writer_stats::WriterCounters;
 
 /// Unix microseconds now.
 pub fn now_micros() -> i64 {
@@ -127,6 +128,8 @@ pub struct Shared {
     pub cache: Arc<DeliveryCache>,
     /// Recently committed batches, in order.
     pub feed: Arc<DeliveryFeed>,
+    /// How the writer spends its time.
+    pub writer: Arc<WriterCounters>,
 }
 
 /// What the writer stores: a submission, or a receiver's acknowledgement.
@@ -146,6 +149,7 @@ async fn store_batch<S: Store>(store: &S, shared: &Shared, batch: Vec<Job>) {
         wakeups,
         cache,
         feed,
+        writer,
     } = shared;
     let (mut submissions, mut replies) = (Vec::new(), Vec::new());
     let (mut acks, mut ack_replies) = (Vec::new(), Vec::new());
@@ -161,7 +165,9 @@ async fn store_batch<S: Store>(store: &S, shared: &Shared, batch: Vec<Job>) {
             }
         }
     }
+    let started = Instant::now();
     let result = store.write_batch(&submissions, &acks, now_micros()).await;
+    writer.batch(submissions.len(), acks.len(), started.elapsed());
     match result {
         Ok(StoredBatch {
             outcomes,
@@ -215,13 +221,17 @@ async fn write_batches<S: Store>(
 ) {
     let slots = Arc::new(tokio::sync::Semaphore::new(parallel as usize));
     loop {
+        let waiting = Instant::now();
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
+        shared.writer.waited_for_slot(waiting.elapsed());
+        let waiting = Instant::now();
         let mut batch = Vec::with_capacity(max_batch);
         if queue.recv_many(&mut batch, max_batch).await == 0 {
             break;
         }
+        shared.writer.waited_for_work(waiting.elapsed());
         let (store, shared) = (store.clone(), shared.clone());
         tokio::spawn(async move {
             store_batch(&*store, &shared, batch).await;

@@ -5,6 +5,7 @@
 //! - [`service`]: the gRPC services (`MemberService`, `OperatorService`);
 //! - [`pipeline`]: validate, route and translate one submission (no I/O);
 //! - [`hub`]: shared state, the batch writer (group commit) and subscription wakeups;
+//! - [`writer_stats`]: how the batch writer spends its time (batch sizes, waits);
 //! - [`feed`]: the batches this process committed, for subscriptions that are up to date;
 //! - [`store`]: the storage trait and its SQLite and Postgres backends;
 //! - [`receipts`]: the receipt log (RFC 9162 Merkle tree), checkpoints, the hub's key, exports;
@@ -32,6 +33,7 @@ pub mod registry;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod writer_stats;
 
 /// Generated protobuf and gRPC code for `proto/originhub/v1`.
 pub mod proto {

@@ -404,6 +404,16 @@ async fn whole_flow<S: Store>(hub: TestHub<S>) {
         !katanga[0].not_representable.is_empty(),
         "the ChAFTA form cannot carry everything the canonical record holds"
     );
+
+    // Both submissions and the acknowledgement went through the batch writer, one batch each
+    // (each waited for the answer before it), and the writer counted them.
+    let writer = hub.hub.shared.writer.snapshot();
+    assert_eq!(
+        (writer.batches, writer.submissions, writer.acknowledgements),
+        (3, 2, 1)
+    );
+    assert!(writer.writing > std::time::Duration::ZERO);
+    assert!(writer.waiting_for_work > std::time::Duration::ZERO);
     hub.stop().await;
 }
 

@@ -96,22 +96,21 @@ impl RunStats {
         self.delivered += other.delivered;
         self.lost += other.lost;
         // Known only if known for every round.
-        (self.cpu, self.wal_bytes) = if self.rounds == 0 {
-            (other.cpu, other.wal_bytes)
+        (self.cpu, self.wal_bytes, self.writer) = if self.rounds == 0 {
+            (other.cpu, other.wal_bytes, other.writer)
         } else {
             (
                 self.cpu.zip(other.cpu).map(|(a, b)| a.add(b)),
                 self.wal_bytes.zip(other.wal_bytes).map(|(a, b)| a + b),
+                self.writer
+                    .zip(other.writer)
+                    .map(|((a, wall_a), (b, wall_b))| (a + b, wall_a + wall_b)),
             )
         };
         self.rounds += other.rounds;
         self.batches.at_once += other.batches.at_once;
         self.batches.sent_again += other.batches.sent_again;
         self.batches.in_steps += other.batches.in_steps;
-        self.writer = match (self.writer, other.writer) {
-            (Some((a, wall_a)), Some((b, wall_b))) => Some((a + b, wall_a + wall_b)),
-            (mine, theirs) => mine.or(theirs),
-        };
     }
 
     /// The share of the phase the hub's writer spent waiting for a free batch slot and for work.

@@ -1,8 +1,14 @@
 //! Who is calling: the identity and role a client certificate carries. The common name (CN) is
 //! the identity (a member id, or a name for operators and auditors) and the organizational unit
 //! (OU) is the role. Nothing in a request body can change either.
+//!
+//! Every request needs its caller. Parsing the certificate took 2–3 µs a request (about 1% of the
+//! load test's process under load), a lookup by its bytes 0.2 µs, so [`cached_caller`] remembers
+//! what each certificate it has read names.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use thiserror::Error;
 
@@ -92,4 +98,75 @@ pub fn caller_from_der(der: &[u8]) -> Result<Caller, IdentityError> {
         name: name.to_owned(),
         role,
     })
+}
+
+/// Most certificates [`cached_caller`] remembers: far more than a hub has members, operators and
+/// auditors; past it the memory starts over, so a stream of new certificates cannot grow it.
+const CACHED_CALLERS: usize = 1024;
+
+/// The callers of certificates read before, by their exact DER bytes. A `Mutex` held only for a
+/// lookup or an insert, never while parsing.
+fn callers() -> &'static Mutex<HashMap<Arc<[u8]>, Caller>> {
+    static CALLERS: OnceLock<Mutex<HashMap<Arc<[u8]>, Caller>>> = OnceLock::new();
+    CALLERS.get_or_init(Default::default)
+}
+
+/// [`caller_from_der`], remembered by the certificate's exact bytes: the same bytes always name
+/// the same caller, so only a certificate not seen before is parsed. Refusals are not remembered.
+pub fn cached_caller(der: &[u8]) -> Result<Caller, IdentityError> {
+    let lock = || callers().lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(caller) = lock().get(der) {
+        return Ok(caller.clone());
+    }
+    let caller = caller_from_der(der)?;
+    let mut known = lock();
+    if known.len() >= CACHED_CALLERS {
+        known.clear();
+    }
+    known.insert(Arc::from(der), caller.clone());
+    Ok(caller)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::certs::DevCa;
+
+    /// The DER bytes of a PEM certificate.
+    fn der(pem: &str) -> Vec<u8> {
+        x509_parser::pem::parse_x509_pem(pem.as_bytes())
+            .expect("PEM")
+            .1
+            .contents
+    }
+
+    #[test]
+    fn the_cache_answers_as_the_parser_does_for_each_certificate() {
+        let ca = DevCa::generate("test CA", 1).unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        let member = der(&ca
+            .client("borastria", Role::Member, now, 1)
+            .unwrap()
+            .certificate);
+        let auditor = der(&ca
+            .client("audit-1", Role::Auditor, now, 1)
+            .unwrap()
+            .certificate);
+        for _ in 0..2 {
+            for cert in [&member, &auditor] {
+                assert_eq!(cached_caller(cert), caller_from_der(cert));
+                assert!(callers().lock().unwrap().contains_key(cert.as_slice()));
+            }
+        }
+        assert_eq!(cached_caller(&member).unwrap().name, "borastria");
+        assert_eq!(cached_caller(&auditor).unwrap().role, Role::Auditor);
+        // A refusal is given each time and not remembered.
+        let mut broken = member.clone();
+        broken.truncate(10);
+        assert!(matches!(
+            cached_caller(&broken),
+            Err(IdentityError::Unreadable(_))
+        ));
+        assert!(!callers().lock().unwrap().contains_key(broken.as_slice()));
+    }
 }

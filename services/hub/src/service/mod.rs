@@ -9,7 +9,7 @@ use tonic::Request;
 
 use crate::error::ApiError;
 use crate::hub::{Hub, now_micros};
-use crate::identity::{Caller, IdentityError, Role, caller_from_der};
+use crate::identity::{Caller, IdentityError, Role, cached_caller};
 use crate::receipts::entry::{EventKind, NewEvent};
 use crate::store::Store;
 
@@ -17,7 +17,7 @@ use crate::store::Store;
 pub fn caller<T>(request: &Request<T>) -> Result<Caller, ApiError> {
     let certs = request.peer_certs().ok_or(IdentityError::Missing)?;
     let leaf = certs.first().ok_or(IdentityError::Missing)?;
-    Ok(caller_from_der(leaf.as_ref())?)
+    Ok(cached_caller(leaf.as_ref())?)
 }
 
 /// The caller, refused unless it has `role`; a refusal is recorded as a `denied` event.

@@ -930,12 +930,12 @@ async fn receipt_log<S: Store>(hub: TestHub<S>) {
     let queued = &entries(&leaves)[1];
     assert_eq!(
         queued.tracking_id.as_deref(),
-        Some(sent.receipt.unwrap().tracking_id.as_str())
+        Some(sent.receipt.as_ref().unwrap().tracking_id.as_str())
     );
     assert!(queued.detail["profile"].contains('@'), "{queued:?}");
 
     // The log grows; the new checkpoint is consistent with the first.
-    hub.submit("adjikistan", MULTILATERAL, "borastria").await;
+    let later = hub.submit("adjikistan", MULTILATERAL, "borastria").await;
     let second = auditor
         .get_checkpoint(GetCheckpointRequest {})
         .await
@@ -954,7 +954,70 @@ async fn receipt_log<S: Store>(hub: TestHub<S>) {
     let path = proof_path(proof.hashes);
     tree::verify_consistency(&path, 3, signed.root, grown.size, grown.root).unwrap();
 
-    // Filters: by certificate and kind.
+    // Filters: by certificate (every leaf of it, though only the accepted one is indexed by it),
+    // by certificate and kind, a page of them, and by kind.
+    let first_certificate = sent.receipt.as_ref().unwrap().certificate_id.clone();
+    let later_certificate = later.receipt.unwrap().certificate_id;
+    assert_ne!(first_certificate, later_certificate);
+    let all = vec![
+        EventKind::Accepted,
+        EventKind::Queued,
+        EventKind::Acknowledged,
+    ];
+    for (certificate, kinds, page_size, expected, pages) in [
+        (&first_certificate, vec![], 0, all.clone(), 1),
+        (
+            &later_certificate,
+            vec![],
+            0,
+            vec![EventKind::Accepted, EventKind::Queued],
+            1,
+        ),
+        (
+            &first_certificate,
+            vec!["acknowledged".to_owned(), "accepted".to_owned()],
+            0,
+            vec![EventKind::Accepted, EventKind::Acknowledged],
+            1,
+        ),
+        // A full page, then the rest.
+        (&first_certificate, vec![], 2, all.clone(), 2),
+    ] {
+        let (mut found, mut page_token, mut fetched) = (Vec::new(), String::new(), 0);
+        loop {
+            let page = auditor
+                .query_events(QueryEventsRequest {
+                    certificate_id: certificate.clone(),
+                    kinds: kinds.clone(),
+                    page_size,
+                    page_token,
+                    ..QueryEventsRequest::default()
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            fetched += 1;
+            found.extend(entries(&page.events));
+            page_token = page.next_page_token;
+            if page_token.is_empty() {
+                break;
+            }
+        }
+        let what = format!("{certificate} {kinds:?} in pages of {page_size}");
+        assert_eq!(fetched, pages, "{what}");
+        assert_eq!(
+            found.iter().map(|e| e.kind).collect::<Vec<_>>(),
+            expected,
+            "{what}"
+        );
+        assert!(
+            found
+                .iter()
+                .all(|e| e.certificate_id.as_deref() == Some(certificate.as_str())),
+            "{what}"
+        );
+        assert!(found.windows(2).all(|w| w[0].index < w[1].index), "{what}");
+    }
     let acknowledged = auditor
         .query_events(QueryEventsRequest {
             kinds: vec!["acknowledged".into()],

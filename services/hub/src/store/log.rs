@@ -19,6 +19,14 @@ use crate::receipts::tree::{MemoryHashes, append_blocks, leaf_hash};
 
 use super::StoreError;
 
+/// The leaves that name a certificate first: the partial index `receipt_log_names_certificate`
+/// (migration 0008) holds these, and a query must use this exact text for the database to use it.
+pub(crate) const NAMES_CERTIFICATE: &str = "kind NOT IN ('queued', 'acknowledged')";
+
+/// The leaves that repeat their submission's certificate (a delivery queued, acknowledged), found
+/// through the tracking id of the leaf that named it.
+pub(crate) const REPEATS_CERTIFICATE: &str = "kind IN ('queued', 'acknowledged')";
+
 /// Which events a query wants. Empty fields match everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventFilter {
@@ -348,7 +356,8 @@ macro_rules! impl_receipt_log {
             }
 
             /// The same store, writing no receipt log: only for measuring what the log costs
-            /// (`originhub-load` runs the hub both ways). Never for serving members.
+            /// (`originhub-load` runs the hub both ways). Never for serving members: among other
+            /// things, a submission's status finds its deliveries through the log.
             #[doc(hidden)]
             pub fn without_receipt_log_for_measurement(mut self) -> Self {
                 self.receipts = false;
@@ -428,48 +437,74 @@ macro_rules! impl_receipt_log {
                 after: Option<u64>,
                 limit: u32,
             ) -> Result<Vec<(u64, String)>, $crate::store::StoreError> {
-                use $crate::store::log::{to_i64, to_u64};
-                let mut select =
-                    sqlx::QueryBuilder::<$db>::new("SELECT idx, entry FROM receipt_log WHERE idx > ");
-                select.push_bind(after.map(to_i64).transpose()?.unwrap_or(-1));
-                for (column, value) in [
-                    ("certificate_id", &filter.certificate_id),
-                    ("tracking_id", &filter.tracking_id),
-                    ("agreement", &filter.agreement),
-                ] {
-                    if !value.is_empty() {
-                        select.push(format!(" AND {column} = "));
-                        select.push_bind(value.clone());
+                use $crate::store::log::{NAMES_CERTIFICATE, REPEATS_CERTIFICATE, to_i64, to_u64};
+                let after = after.map(to_i64).transpose()?.unwrap_or(-1);
+                // Everything but the certificate: each part of a union repeats it.
+                let other_filters = |select: &mut sqlx::QueryBuilder<$db>| {
+                    select.push(" AND idx > ");
+                    select.push_bind(after);
+                    for (column, value) in [
+                        ("tracking_id", &filter.tracking_id),
+                        ("agreement", &filter.agreement),
+                    ] {
+                        if !value.is_empty() {
+                            select.push(format!(" AND {column} = "));
+                            select.push_bind(value.clone());
+                        }
                     }
-                }
-                for member in [Some(&filter.member), filter.visible_to.as_ref()]
-                    .into_iter()
-                    .flatten()
-                    .filter(|m| !m.is_empty())
-                {
-                    select.push(" AND (member = ");
-                    select.push_bind(member.clone());
-                    select.push(" OR sender = ");
-                    select.push_bind(member.clone());
-                    select.push(" OR receiver = ");
-                    select.push_bind(member.clone());
-                    select.push(")");
-                }
-                if !filter.kinds.is_empty() {
-                    select.push(" AND kind IN (");
-                    let mut list = select.separated(", ");
-                    for kind in &filter.kinds {
-                        list.push_bind(kind.clone());
+                    for member in [Some(&filter.member), filter.visible_to.as_ref()]
+                        .into_iter()
+                        .flatten()
+                        .filter(|m| !m.is_empty())
+                    {
+                        select.push(" AND (member = ");
+                        select.push_bind(member.clone());
+                        select.push(" OR sender = ");
+                        select.push_bind(member.clone());
+                        select.push(" OR receiver = ");
+                        select.push_bind(member.clone());
+                        select.push(")");
                     }
+                    if !filter.kinds.is_empty() {
+                        select.push(" AND kind IN (");
+                        let mut list = select.separated(", ");
+                        for kind in &filter.kinds {
+                            list.push_bind(kind.clone());
+                        }
+                        select.push(")");
+                    }
+                    if filter.from != 0 {
+                        select.push(" AND at >= ");
+                        select.push_bind(filter.from);
+                    }
+                    if filter.to != 0 {
+                        select.push(" AND at < ");
+                        select.push_bind(filter.to);
+                    }
+                };
+                let mut select = sqlx::QueryBuilder::<$db>::new("SELECT idx, entry FROM receipt_log WHERE ");
+                let certificate = &filter.certificate_id;
+                if certificate.is_empty() {
+                    select.push("TRUE");
+                    other_filters(&mut select);
+                } else {
+                    // Only the leaves that name a certificate first are indexed by it (migration
+                    // 0008); the ones that repeat it are found by their submission's tracking id.
+                    select.push(format!("{NAMES_CERTIFICATE} AND certificate_id = "));
+                    select.push_bind(certificate.clone());
+                    other_filters(&mut select);
+                    select.push(format!(
+                        " UNION ALL SELECT idx, entry FROM receipt_log WHERE {REPEATS_CERTIFICATE} \
+                         AND certificate_id = "
+                    ));
+                    select.push_bind(certificate.clone());
+                    select.push(format!(
+                        " AND tracking_id IN (SELECT tracking_id FROM receipt_log WHERE \
+                         {NAMES_CERTIFICATE} AND certificate_id = "
+                    ));
+                    select.push_bind(certificate.clone());
                     select.push(")");
-                }
-                if filter.from != 0 {
-                    select.push(" AND at >= ");
-                    select.push_bind(filter.from);
-                }
-                if filter.to != 0 {
-                    select.push(" AND at < ");
-                    select.push_bind(filter.to);
+                    other_filters(&mut select);
                 }
                 select.push(" ORDER BY idx LIMIT ");
                 select.push_bind(i64::from(limit));

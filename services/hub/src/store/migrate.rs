@@ -36,6 +36,11 @@ pub(super) fn sqlite() -> Migrator {
             "receipt log",
             include_str!("../../../../migrations/sqlite/0002_receipt_log.sql"),
         ),
+        (
+            3,
+            "fewer index entries per certificate",
+            include_str!("../../../../migrations/sqlite/0003_fewer_index_entries.sql"),
+        ),
     ])
 }
 
@@ -75,6 +80,11 @@ pub(super) fn postgres() -> Migrator {
             7,
             "a batch waits for a predecessor that has not started",
             include_str!("../../../../migrations/postgres/0007_wait_for_predecessor.sql"),
+        ),
+        (
+            8,
+            "fewer index entries per certificate",
+            include_str!("../../../../migrations/postgres/0008_fewer_index_entries.sql"),
         ),
     ])
 }

@@ -158,9 +158,12 @@ macro_rules! impl_store {
                 let Some((sender, agreement, certificate_id, content_hash, receivers, accepted_at, sender_profile)) = head else {
                     return Ok(None);
                 };
+                // A submission's deliveries are the ones its `queued` leaves name: deliveries
+                // keep no index by tracking id (migration 0008), the log does.
                 let rows: Vec<(String, String, String, String, Option<i64>)> = sqlx::query_as(
                     "SELECT receiver, delivery_id, state, profile, acknowledged_at \
-                     FROM deliveries WHERE tracking_id = $1 ORDER BY seq",
+                     FROM deliveries WHERE delivery_id IN (SELECT delivery_id FROM receipt_log \
+                     WHERE tracking_id = $1 AND kind = 'queued') ORDER BY seq",
                 )
                 .bind(tracking_id)
                 .fetch_all(&self.pool)

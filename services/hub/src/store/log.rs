@@ -20,7 +20,8 @@ use crate::receipts::tree::{MemoryHashes, append_blocks, leaf_hash};
 use super::StoreError;
 
 /// The leaves that name a certificate first: the partial index `receipt_log_names_certificate`
-/// (migration 0008) holds these, and a query must use this exact text for the database to use it.
+/// (migrations: Postgres 0008, SQLite 0003) holds these, and a query must use this exact text
+/// for the database to use it.
 pub(crate) const NAMES_CERTIFICATE: &str = "kind NOT IN ('queued', 'acknowledged')";
 
 /// The leaves that repeat their submission's certificate (a delivery queued, acknowledged), found
@@ -488,8 +489,9 @@ macro_rules! impl_receipt_log {
                     select.push("TRUE");
                     other_filters(&mut select);
                 } else {
-                    // Only the leaves that name a certificate first are indexed by it (migration
-                    // 0008); the ones that repeat it are found by their submission's tracking id.
+                    // Only the leaves that name a certificate first are indexed by it (Postgres
+                    // 0008, SQLite 0003); the ones that repeat it are found by their submission's
+                    // tracking id.
                     select.push(format!("{NAMES_CERTIFICATE} AND certificate_id = "));
                     select.push_bind(certificate.clone());
                     other_filters(&mut select);
@@ -602,6 +604,38 @@ mod tests {
         (0..count)
             .map(|n| NewEvent::new(EventKind::Refused, "borastria", n as i64))
             .collect()
+    }
+
+    #[test]
+    fn the_certificate_index_predicate_is_the_migrations_and_splits_the_kinds() {
+        // The databases use the partial index only for a query with its exact predicate.
+        for migration in [
+            include_str!("../../../../migrations/postgres/0008_fewer_index_entries.sql"),
+            include_str!("../../../../migrations/sqlite/0003_fewer_index_entries.sql"),
+        ] {
+            assert!(
+                migration.contains(&format!("WHERE {NAMES_CERTIFICATE};")),
+                "{migration}"
+            );
+        }
+        // Every kind is in exactly one of the two parts of a query by certificate.
+        let repeating = [EventKind::Queued, EventKind::Acknowledged];
+        let quoted = |kinds: &[EventKind]| {
+            kinds
+                .iter()
+                .map(|k| format!("'{k}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        assert_eq!(
+            NAMES_CERTIFICATE,
+            format!("kind NOT IN ({})", quoted(&repeating))
+        );
+        assert_eq!(
+            REPEATS_CERTIFICATE,
+            format!("kind IN ({})", quoted(&repeating))
+        );
+        assert!(EventKind::ALL.iter().any(|k| !repeating.contains(k)));
     }
 
     /// Commits `count` events to an empty log, as the steps do.

@@ -159,7 +159,7 @@ macro_rules! impl_store {
                     return Ok(None);
                 };
                 // A submission's deliveries are the ones its `queued` leaves name: deliveries
-                // keep no index by tracking id (migration 0008), the log does.
+                // keep no index by tracking id (Postgres 0008, SQLite 0003), the log does.
                 let rows: Vec<(String, String, String, String, Option<i64>)> = sqlx::query_as(
                     "SELECT receiver, delivery_id, state, profile, acknowledged_at \
                      FROM deliveries WHERE delivery_id IN (SELECT delivery_id FROM receipt_log \

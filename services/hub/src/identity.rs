@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
 use thiserror::Error;
 
@@ -106,8 +106,8 @@ const CACHED_CALLERS: usize = 1024;
 
 /// The callers of certificates read before, by their exact DER bytes. A `Mutex` held only for a
 /// lookup or an insert, never while parsing.
-fn callers() -> &'static Mutex<HashMap<Arc<[u8]>, Caller>> {
-    static CALLERS: OnceLock<Mutex<HashMap<Arc<[u8]>, Caller>>> = OnceLock::new();
+fn callers() -> &'static Mutex<HashMap<Vec<u8>, Caller>> {
+    static CALLERS: OnceLock<Mutex<HashMap<Vec<u8>, Caller>>> = OnceLock::new();
     CALLERS.get_or_init(Default::default)
 }
 
@@ -123,7 +123,7 @@ pub fn cached_caller(der: &[u8]) -> Result<Caller, IdentityError> {
     if known.len() >= CACHED_CALLERS {
         known.clear();
     }
-    known.insert(Arc::from(der), caller.clone());
+    known.insert(der.to_vec(), caller.clone());
     Ok(caller)
 }
 

@@ -442,7 +442,7 @@ macro_rules! impl_receipt_log {
                 let after = after.map(to_i64).transpose()?.unwrap_or(-1);
                 // Everything but the certificate: each part of a union repeats it.
                 let other_filters = |select: &mut sqlx::QueryBuilder<$db>| {
-                    select.push(" AND idx > ");
+                    select.push("idx > ");
                     select.push_bind(after);
                     for (column, value) in [
                         ("tracking_id", &filter.tracking_id),
@@ -485,20 +485,16 @@ macro_rules! impl_receipt_log {
                 };
                 let mut select = sqlx::QueryBuilder::<$db>::new("SELECT idx, entry FROM receipt_log WHERE ");
                 let certificate = &filter.certificate_id;
-                if certificate.is_empty() {
-                    select.push("TRUE");
-                    other_filters(&mut select);
-                } else {
+                other_filters(&mut select);
+                if !certificate.is_empty() {
                     // Only the leaves that name a certificate first are indexed by it (Postgres
                     // 0008, SQLite 0003); the ones that repeat it are found by their submission's
                     // tracking id.
-                    select.push(format!("{NAMES_CERTIFICATE} AND certificate_id = "));
+                    select.push(format!(" AND {NAMES_CERTIFICATE} AND certificate_id = "));
                     select.push_bind(certificate.clone());
+                    select.push(" UNION ALL SELECT idx, entry FROM receipt_log WHERE ");
                     other_filters(&mut select);
-                    select.push(format!(
-                        " UNION ALL SELECT idx, entry FROM receipt_log WHERE {REPEATS_CERTIFICATE} \
-                         AND certificate_id = "
-                    ));
+                    select.push(format!(" AND {REPEATS_CERTIFICATE} AND certificate_id = "));
                     select.push_bind(certificate.clone());
                     select.push(format!(
                         " AND tracking_id IN (SELECT tracking_id FROM receipt_log WHERE \
@@ -506,7 +502,6 @@ macro_rules! impl_receipt_log {
                     ));
                     select.push_bind(certificate.clone());
                     select.push(")");
-                    other_filters(&mut select);
                 }
                 select.push(" ORDER BY idx LIMIT ");
                 select.push_bind(i64::from(limit));

@@ -8,6 +8,7 @@
 mod baseline;
 mod cpu;
 mod drive;
+mod peak;
 mod wal;
 
 use std::process::ExitCode;
@@ -51,6 +52,16 @@ struct Args {
     /// measured.
     #[arg(long)]
     submit_only: bool,
+    /// Also sweep these concurrencies, comma-separated (e.g. 16,32,64,128): rounds of
+    /// [baseline, hub] at each, then each side's best rate and their quotient, `peak_ratio`,
+    /// in a `sweep` object. `ratio` stays the comparison at --concurrency.
+    #[arg(
+        long,
+        value_name = "CONCURRENCIES",
+        value_delimiter = ',',
+        value_parser = clap::value_parser!(u64).range(1..=4096)
+    )]
+    sweep: Vec<u64>,
     /// Postgres to create the run's database next to.
     #[arg(long, env = "DATABASE_URL")]
     database_url: String,
@@ -105,11 +116,14 @@ async fn configured(dir: &std::path::Path) -> anyhow::Result<(TcpListener, HubCo
 }
 
 async fn measure(args: &Args, url: &str) -> anyhow::Result<serde_json::Value> {
-    let dir = tempfile::tempdir()?;
-    let duration = Duration::from_secs(args.duration);
-    let documents = Arc::new(drive::Documents::new(args.max_items));
-    // The harness's own connection, for what it reads about the server (WAL positions).
-    let harness_pool = sqlx::PgPool::connect(url).await?;
+    let phases = Phases {
+        url,
+        // The harness's own connection, for what it reads about the server (WAL positions).
+        harness_pool: sqlx::PgPool::connect(url).await?,
+        documents: Arc::new(drive::Documents::new(args.max_items)),
+        duration: Duration::from_secs(args.duration),
+        with_delivery: !args.submit_only,
+    };
 
     let (mut base, mut bare, mut hub_run) = (
         drive::RunStats::default(),
@@ -121,28 +135,12 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<serde_json::Value> {
         eprintln!("round {number} of {}", args.rounds.max(1));
         // The baseline first, on its own port and table, with the same certificates and
         // clients.
-        let (listener, config) = configured(dir.path()).await?;
-        let tls = config.server_tls()?;
-        let baseline = baseline::start(url, listener, tls.clone()).await?;
-        eprintln!(
-            "baseline: {} s at concurrency {}",
-            args.duration, args.concurrency
-        );
-        let base_round = drive::run(
-            &harness_pool,
-            &clients(dir.path())?,
-            &documents,
-            args.concurrency,
-            duration,
-            false,
-        )
-        .await?;
-        baseline.stop().await;
+        let base_round = phases.baseline(args.concurrency).await?;
         // The hub without its receipt log, then the hub: same database server, certificates
         // and documents, plus delivery. The later phase meets the earlier one's rows in its
         // tables, so if anything the comparison is against the log.
-        let bare_round = hub_phase(args, url, &harness_pool, &documents, false).await?;
-        let hub_round = hub_phase(args, url, &harness_pool, &documents, true).await?;
+        let bare_round = phases.hub(args.concurrency, false).await?;
+        let hub_round = phases.hub(args.concurrency, true).await?;
         round_ratios.push(round(
             hub_round.rate() / base_round.rate().max(f64::MIN_POSITIVE),
         ));
@@ -153,10 +151,11 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<serde_json::Value> {
         bare.merge(bare_round);
         hub_run.merge(hub_round);
     }
+    let sweep = sweep(args, &phases).await?;
     let hub_rate = hub_run.rate();
     let base_rate = base.rate();
     let bare_rate = bare.rate();
-    Ok(json!({
+    let mut result = json!({
         "hub_submits_per_s": round(hub_rate),
         "baseline_submits_per_s": round(base_rate),
         "ratio": round(hub_rate / base_rate.max(f64::MIN_POSITIVE)),
@@ -201,6 +200,134 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<serde_json::Value> {
         "concurrency": args.concurrency,
         "submit_only": args.submit_only,
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+    });
+    if let Some(sweep) = sweep {
+        result["sweep"] = sweep.to_json(round);
+    }
+    Ok(result)
+}
+
+/// What every phase of a run shares: the run's database, the documents, how long to drive.
+struct Phases<'a> {
+    url: &'a str,
+    harness_pool: sqlx::PgPool,
+    documents: Arc<drive::Documents>,
+    duration: Duration,
+    /// Whether the hub's members subscribe and acknowledge (not with `--submit-only`).
+    with_delivery: bool,
+}
+
+impl Phases<'_> {
+    /// Drives the baseline server for one phase at `concurrency`.
+    async fn baseline(&self, concurrency: usize) -> anyhow::Result<drive::RunStats> {
+        let dir = tempfile::tempdir()?;
+        let (listener, config) = configured(dir.path()).await?;
+        let baseline = baseline::start(self.url, listener, config.server_tls()?).await?;
+        eprintln!(
+            "baseline: {} s at concurrency {concurrency}",
+            self.duration.as_secs()
+        );
+        let stats = self.drive(dir.path(), concurrency, false).await;
+        baseline.stop().await;
+        stats
+    }
+
+    /// Drives a hub (with or without its receipt log) for one phase at `concurrency`.
+    async fn hub(&self, concurrency: usize, receipts: bool) -> anyhow::Result<drive::RunStats> {
+        let dir = tempfile::tempdir()?;
+        let (listener, config) = configured(dir.path()).await?;
+        let mut store = PostgresStore::connect(self.url).await?;
+        if !receipts {
+            store = store.without_receipt_log_for_measurement();
+        }
+        let hub = Hub::start(store, Some(&config.registry_dirs()), config.settings()?).await?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let tls = config.server_tls()?;
+        let store = hub.store.clone();
+        let writer = hub.shared.writer.clone();
+        let server = tokio::spawn(originhub_hub::server::run(hub, listener, tls, async {
+            let _ = stopped.await;
+        }));
+        eprintln!(
+            "hub{}: {} s at concurrency {concurrency}",
+            if receipts {
+                ""
+            } else {
+                " without its receipt log"
+            },
+            self.duration.as_secs(),
+        );
+        let (writer_before, started) = (writer.snapshot(), std::time::Instant::now());
+        let mut stats = self
+            .drive(dir.path(), concurrency, self.with_delivery)
+            .await?;
+        stats.writer = Some((writer.snapshot().since(writer_before), started.elapsed()));
+        stats.batches = store.batch_counts();
+        let _ = stop.send(());
+        server.await??;
+        Ok(stats)
+    }
+
+    /// The load generator, with the clients of the config directory `dir`.
+    async fn drive(
+        &self,
+        dir: &std::path::Path,
+        concurrency: usize,
+        with_delivery: bool,
+    ) -> anyhow::Result<drive::RunStats> {
+        drive::run(
+            &self.harness_pool,
+            &clients(dir)?,
+            &self.documents,
+            concurrency,
+            self.duration,
+            with_delivery,
+        )
+        .await
+    }
+}
+
+/// `--sweep`: rounds of [baseline, hub] at each listed concurrency, pooled per concurrency;
+/// `None` without the option.
+async fn sweep(args: &Args, phases: &Phases<'_>) -> anyhow::Result<Option<peak::Sweep>> {
+    if args.sweep.is_empty() {
+        return Ok(None);
+    }
+    let levels: Vec<usize> = args
+        .sweep
+        .iter()
+        .map(|&c| usize::try_from(c).context("--sweep: concurrency out of range"))
+        .collect::<anyhow::Result<_>>()?;
+    let mut pooled: Vec<(drive::RunStats, drive::RunStats)> = levels
+        .iter()
+        .map(|_| (drive::RunStats::default(), drive::RunStats::default()))
+        .collect();
+    for number in 1..=args.rounds.max(1) {
+        for (&concurrency, (base, hub)) in levels.iter().zip(&mut pooled) {
+            eprintln!(
+                "sweep round {number} of {}, concurrency {concurrency}",
+                args.rounds.max(1)
+            );
+            base.merge(phases.baseline(concurrency).await?);
+            hub.merge(phases.hub(concurrency, true).await?);
+        }
+    }
+    let point = |concurrency: usize, stats: &drive::RunStats| peak::Point {
+        concurrency,
+        per_s: stats.rate(),
+    };
+    Ok(Some(peak::Sweep {
+        baseline: levels
+            .iter()
+            .zip(&pooled)
+            .map(|(&c, (b, _))| point(c, b))
+            .collect(),
+        hub: levels
+            .iter()
+            .zip(&pooled)
+            .map(|(&c, (_, h))| point(c, h))
+            .collect(),
+        lost: pooled.iter().map(|(_, h)| h.lost).collect(),
     }))
 }
 
@@ -216,56 +343,6 @@ fn clients(dir: &std::path::Path) -> anyhow::Result<Vec<(String, ClientFile)>> {
             ))
         })
         .collect()
-}
-
-/// Runs one hub phase: a hub on `url` (with or without its receipt log) driven for the run's
-/// duration.
-async fn hub_phase(
-    args: &Args,
-    url: &str,
-    harness_pool: &sqlx::PgPool,
-    documents: &Arc<drive::Documents>,
-    receipts: bool,
-) -> anyhow::Result<drive::RunStats> {
-    let dir = tempfile::tempdir()?;
-    let (listener, config) = configured(dir.path()).await?;
-    let mut store = PostgresStore::connect(url).await?;
-    if !receipts {
-        store = store.without_receipt_log_for_measurement();
-    }
-    let hub = Hub::start(store, Some(&config.registry_dirs()), config.settings()?).await?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let tls = config.server_tls()?;
-    let store = hub.store.clone();
-    let writer = hub.shared.writer.clone();
-    let server = tokio::spawn(originhub_hub::server::run(hub, listener, tls, async {
-        let _ = stopped.await;
-    }));
-    eprintln!(
-        "hub{}: {} s at concurrency {}",
-        if receipts {
-            ""
-        } else {
-            " without its receipt log"
-        },
-        args.duration,
-        args.concurrency
-    );
-    let (writer_before, started) = (writer.snapshot(), std::time::Instant::now());
-    let mut stats = drive::run(
-        harness_pool,
-        &clients(dir.path())?,
-        documents,
-        args.concurrency,
-        Duration::from_secs(args.duration),
-        !args.submit_only,
-    )
-    .await?;
-    stats.writer = Some((writer.snapshot().since(writer_before), started.elapsed()));
-    stats.batches = store.batch_counts();
-    let _ = stop.send(());
-    server.await??;
-    Ok(stats)
 }
 
 fn round(x: f64) -> f64 {
@@ -311,7 +388,11 @@ fn main() -> ExitCode {
                     println!("{key:<26} {value}");
                 }
             }
-            if result["lost"].as_u64() == Some(0) && result["hub_errors"].as_u64() == Some(0) {
+            let sweep_lost = result["sweep"]["lost"].as_u64().unwrap_or(0);
+            if result["lost"].as_u64() == Some(0)
+                && result["hub_errors"].as_u64() == Some(0)
+                && sweep_lost == 0
+            {
                 ExitCode::SUCCESS
             } else {
                 eprintln!("error: submissions were lost or refused");

@@ -3,6 +3,9 @@
 //! database, the naive baseline: a bare tonic server (same mutual TLS, same `Submit` message,
 //! same payloads) doing one Postgres INSERT per request.
 //!
+//! With `--sweep` it then drives both at each of a list of concurrencies and compares each at
+//! its best ([`peak`]).
+//!
 //! Each run creates a fresh database next to `DATABASE_URL`'s and drops it at the end.
 
 mod baseline;

@@ -2,7 +2,7 @@
 //! exchanges until the time is up; for the hub, every member also subscribes and acknowledges
 //! in batches, and the run waits for every accepted submission to reach every receiver.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -155,10 +155,25 @@ impl RunStats {
     }
 }
 
+/// What the members' subscriptions received: for each (tracking id, receiver), the time from
+/// the submission's acceptance to its first arrival. A subscription also receives what an earlier
+/// phase delivered but did not see acknowledged before it stopped (at-least-once delivery, as
+/// designed); those are not this phase's submissions, and only this phase's count.
 #[derive(Debug, Default)]
 struct Inboxes {
-    delivered: HashSet<(String, String)>,
-    latency_ms: Vec<f64>,
+    latency_ms: HashMap<(String, String), f64>,
+}
+
+/// The delivery latencies of this phase's submissions (`expected`) that arrived, leaving out
+/// what the subscriptions received from earlier phases.
+fn phase_latencies(
+    expected: &HashSet<(String, String)>,
+    arrived: &HashMap<(String, String), f64>,
+) -> Vec<f64> {
+    expected
+        .iter()
+        .filter_map(|key| arrived.get(key).copied())
+        .collect()
 }
 
 async fn inbox(
@@ -169,14 +184,11 @@ async fn inbox(
     acknowledge_all(
         &mut client,
         |delivery| {
+            let latency = (now_micros() - accepted_micros(delivery)) as f64 / 1000.0;
             let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
-            if seen
-                .delivered
-                .insert((delivery.tracking_id.clone(), member.clone()))
-            {
-                let latency = (now_micros() - accepted_micros(delivery)) as f64 / 1000.0;
-                seen.latency_ms.push(latency);
-            }
+            seen.latency_ms
+                .entry((delivery.tracking_id.clone(), member.clone()))
+                .or_insert(latency);
         },
         |_| {},
     )
@@ -281,7 +293,7 @@ pub(crate) async fn run(
         loop {
             let done = {
                 let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
-                expected.iter().all(|key| seen.delivered.contains(key))
+                expected.iter().all(|key| seen.latency_ms.contains_key(key))
             };
             if done || Instant::now() > wait_until {
                 break;
@@ -290,14 +302,31 @@ pub(crate) async fn run(
         }
         inboxes.shutdown().await;
         let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
-        total.delivered = expected
-            .iter()
-            .filter(|key| seen.delivered.contains(*key))
-            .count();
+        total.delivery_ms = phase_latencies(&expected, &seen.latency_ms);
+        total.delivered = total.delivery_ms.len();
         total.lost = total.expected - total.delivered;
-        total.delivery_ms = seen.latency_ms.clone();
     }
     total.cpu = crate::cpu::CpuTimes::since(cpu_before);
     total.wal_bytes = crate::wal::bytes_since(harness_pool, wal_before).await;
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(tracking_id: &str, receiver: &str) -> (String, String) {
+        (tracking_id.to_owned(), receiver.to_owned())
+    }
+
+    #[test]
+    fn a_phase_counts_only_its_own_submissions_deliveries() {
+        let expected = HashSet::from([key("t1", "katanga"), key("t2", "borastria")]);
+        let arrived = HashMap::from([
+            (key("t1", "katanga"), 12.5),
+            // Redelivered from an earlier phase that stopped before acknowledging it.
+            (key("t0", "katanga"), 5_200.0),
+        ]);
+        assert_eq!(phase_latencies(&expected, &arrived), vec![12.5]);
+    }
 }

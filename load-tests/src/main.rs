@@ -315,22 +315,20 @@ async fn sweep(args: &Args, phases: &Phases<'_>) -> anyhow::Result<Option<peak::
             hub.merge(phases.hub(concurrency, true).await?);
         }
     }
-    let point = |concurrency: usize, stats: &drive::RunStats| peak::Point {
-        concurrency,
-        per_s: stats.rate(),
-    };
     Ok(Some(peak::Sweep {
-        baseline: levels
+        levels: levels
             .iter()
             .zip(&pooled)
-            .map(|(&c, (b, _))| point(c, b))
+            .map(|(&concurrency, (base, hub))| peak::Level {
+                concurrency,
+                baseline_per_s: base.rate(),
+                hub_per_s: hub.rate(),
+                baseline_submit_p99_ms: base.submit_ms(99.0),
+                hub_submit_p99_ms: hub.submit_ms(99.0),
+                delivery_p99_ms: hub.delivery_ms(99.0),
+                lost: hub.lost,
+            })
             .collect(),
-        hub: levels
-            .iter()
-            .zip(&pooled)
-            .map(|(&c, (_, h))| point(c, h))
-            .collect(),
-        lost: pooled.iter().map(|(_, h)| h.lost).collect(),
     }))
 }
 

@@ -4,66 +4,73 @@
 //! The main measurement compares the hub and the baseline at one concurrency. A batching server
 //! and a one-insert-per-request server do not peak at the same one: the hub's batches grow with
 //! the requests in flight, while the baseline's connections contend. The sweep shows both
-//! curves, so a reader can see what the fixed-concurrency ratio leaves out, and which way.
+//! curves, with the latency each rate came at, so a reader can see what the fixed-concurrency
+//! ratio leaves out, and which way.
 
 use serde_json::{Value, json};
 
-/// One side's figures at one concurrency, pooled over the sweep's rounds.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Point {
+/// Both sides' figures at one concurrency, pooled over the sweep's rounds.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) struct Level {
     pub(crate) concurrency: usize,
-    pub(crate) per_s: f64,
+    pub(crate) baseline_per_s: f64,
+    pub(crate) hub_per_s: f64,
+    pub(crate) baseline_submit_p99_ms: f64,
+    pub(crate) hub_submit_p99_ms: f64,
+    pub(crate) delivery_p99_ms: f64,
+    /// The hub's submissions accepted but never delivered.
+    pub(crate) lost: usize,
 }
 
-/// The point with the highest rate (the first of equals); `None` for an empty list.
-pub(crate) fn best(points: &[Point]) -> Option<Point> {
-    points
+/// The level where `rate` is highest (the first of equals), and that rate; `None` for an empty
+/// list.
+fn best(levels: &[Level], rate: fn(&Level) -> f64) -> Option<(usize, f64)> {
+    levels
         .iter()
-        .copied()
-        .reduce(|best, p| if p.per_s > best.per_s { p } else { best })
+        .map(|l| (l.concurrency, rate(l)))
+        .reduce(|best, l| if l.1 > best.1 { l } else { best })
 }
 
 /// What a sweep measured, as the `sweep` object of the JSON output.
 #[derive(Debug, Default)]
 pub(crate) struct Sweep {
-    pub(crate) baseline: Vec<Point>,
-    pub(crate) hub: Vec<Point>,
-    /// Per concurrency, the hub's submissions accepted but never delivered.
-    pub(crate) lost: Vec<usize>,
+    pub(crate) levels: Vec<Level>,
 }
 
 impl Sweep {
     /// Accepted-but-undelivered submissions over the whole sweep.
     pub(crate) fn lost(&self) -> usize {
-        self.lost.iter().sum()
+        self.levels.iter().map(|l| l.lost).sum()
     }
 
     pub(crate) fn to_json(&self, round: fn(f64) -> f64) -> Value {
-        let (base, hub) = (best(&self.baseline), best(&self.hub));
+        let base = best(&self.levels, |l| l.baseline_per_s);
+        let hub = best(&self.levels, |l| l.hub_per_s);
         let rows: Vec<Value> = self
-            .baseline
+            .levels
             .iter()
-            .zip(&self.hub)
-            .zip(&self.lost)
-            .map(|((b, h), lost)| {
+            .map(|l| {
                 json!({
-                    "concurrency": b.concurrency,
-                    "baseline_submits_per_s": round(b.per_s),
-                    "hub_submits_per_s": round(h.per_s),
-                    "ratio": round(h.per_s / b.per_s.max(f64::MIN_POSITIVE)),
-                    "lost": lost,
+                    "concurrency": l.concurrency,
+                    "baseline_submits_per_s": round(l.baseline_per_s),
+                    "hub_submits_per_s": round(l.hub_per_s),
+                    "ratio": round(l.hub_per_s / l.baseline_per_s.max(f64::MIN_POSITIVE)),
+                    "baseline_submit_p99_ms": round(l.baseline_submit_p99_ms),
+                    "hub_submit_p99_ms": round(l.hub_submit_p99_ms),
+                    "delivery_p99_ms": round(l.delivery_p99_ms),
+                    "lost": l.lost,
                 })
             })
             .collect();
         json!({
             "by_concurrency": rows,
-            "baseline_peak_per_s": base.map(|p| round(p.per_s)),
-            "baseline_peak_concurrency": base.map(|p| p.concurrency),
-            "hub_peak_per_s": hub.map(|p| round(p.per_s)),
-            "hub_peak_concurrency": hub.map(|p| p.concurrency),
+            "baseline_peak_per_s": base.map(|(_, rate)| round(rate)),
+            "baseline_peak_concurrency": base.map(|(c, _)| c),
+            "hub_peak_per_s": hub.map(|(_, rate)| round(rate)),
+            "hub_peak_concurrency": hub.map(|(c, _)| c),
             "peak_ratio": base
                 .zip(hub)
-                .map(|(b, h)| round(h.per_s / b.per_s.max(f64::MIN_POSITIVE))),
+                .map(|((_, b), (_, h))| round(h / b.max(f64::MIN_POSITIVE))),
             "lost": self.lost(),
         })
     }
@@ -73,19 +80,27 @@ impl Sweep {
 mod tests {
     use super::*;
 
-    fn points(rates: &[(usize, f64)]) -> Vec<Point> {
-        rates
-            .iter()
-            .map(|&(concurrency, per_s)| Point { concurrency, per_s })
-            .collect()
+    fn level(concurrency: usize, baseline_per_s: f64, hub_per_s: f64, lost: usize) -> Level {
+        Level {
+            concurrency,
+            baseline_per_s,
+            hub_per_s,
+            lost,
+            ..Level::default()
+        }
     }
 
     #[test]
     fn each_side_peaks_where_it_does_best_and_the_ratio_compares_the_peaks() {
         let sweep = Sweep {
-            baseline: points(&[(16, 5_000.0), (32, 6_000.0), (128, 4_500.0)]),
-            hub: points(&[(16, 1_800.0), (32, 2_600.0), (128, 3_600.0)]),
-            lost: vec![0, 0, 2],
+            levels: vec![
+                level(16, 5_000.0, 1_800.0, 0),
+                level(32, 6_000.0, 2_600.0, 0),
+                Level {
+                    hub_submit_p99_ms: 91.234,
+                    ..level(128, 4_500.0, 3_600.0, 2)
+                },
+            ],
         };
         let json = sweep.to_json(|x| (x * 100.0).round() / 100.0);
         assert_eq!(json["baseline_peak_concurrency"], 32);
@@ -99,13 +114,14 @@ mod tests {
         assert_eq!(rows[1]["concurrency"], 32);
         assert_eq!(rows[1]["ratio"], 0.43);
         assert_eq!(rows[2]["lost"], 2);
+        assert_eq!(rows[2]["hub_submit_p99_ms"], 91.23);
     }
 
     #[test]
     fn ties_keep_the_lower_concurrency_and_an_empty_sweep_has_no_peak() {
-        let tied = points(&[(16, 100.0), (64, 100.0)]);
-        assert_eq!(best(&tied).map(|p| p.concurrency), Some(16));
-        assert_eq!(best(&[]), None);
+        let tied = [level(16, 100.0, 7.0, 0), level(64, 100.0, 7.0, 0)];
+        assert_eq!(best(&tied, |l| l.baseline_per_s), Some((16, 100.0)));
+        assert_eq!(best(&[], |l| l.hub_per_s), None);
         let json = Sweep::default().to_json(|x| x);
         assert_eq!(json["peak_ratio"], Value::Null);
         assert_eq!(json["lost"], 0);

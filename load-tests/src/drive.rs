@@ -1,6 +1,7 @@
 //! The load generator: `concurrency` workers submit certificates round-robin over the demo's
 //! exchanges until the time is up; for the hub, every member also subscribes and acknowledges
-//! in batches, and the run waits for every accepted submission to reach every receiver.
+//! in batches, and the run waits for every accepted submission to reach every receiver and be
+//! acknowledged.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -60,6 +61,8 @@ pub(crate) struct RunStats {
     delivery_ms: Vec<f64>,
     pub(crate) expected: usize,
     pub(crate) delivered: usize,
+    /// Of the delivered, acknowledged when the phase ended.
+    pub(crate) acknowledged: usize,
     pub(crate) lost: usize,
     /// CPU time the phase used, by whom (see [`crate::cpu`]), from the first submission to the
     /// last delivery.
@@ -94,6 +97,7 @@ impl RunStats {
         self.delivery_ms.extend(other.delivery_ms);
         self.expected += other.expected;
         self.delivered += other.delivered;
+        self.acknowledged += other.acknowledged;
         self.lost += other.lost;
         // Known only if known for every round.
         (self.cpu, self.wal_bytes, self.writer) = if self.rounds == 0 {
@@ -159,9 +163,15 @@ impl RunStats {
 /// the submission's acceptance to its first arrival. A subscription also receives what an earlier
 /// phase delivered but did not see acknowledged before it stopped (at-least-once delivery, as
 /// designed); those are not this phase's submissions, and only this phase's count.
+///
+/// A phase ends once its own deliveries are acknowledged too, so that the acknowledgements'
+/// work falls in the phase that caused it and the next phase starts with empty queues.
 #[derive(Debug, Default)]
 struct Inboxes {
     latency_ms: HashMap<(String, String), f64>,
+    /// Received and not yet acknowledged: delivery id to (tracking id, receiver).
+    unacknowledged: HashMap<String, (String, String)>,
+    acknowledged: HashSet<(String, String)>,
 }
 
 /// The delivery latencies of this phase's submissions (`expected`) that arrived, leaving out
@@ -185,15 +195,31 @@ async fn inbox(
         &mut client,
         |delivery| {
             let latency = (now_micros() - accepted_micros(delivery)) as f64 / 1000.0;
+            let key = (delivery.tracking_id.clone(), member.clone());
             let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
-            seen.latency_ms
-                .entry((delivery.tracking_id.clone(), member.clone()))
-                .or_insert(latency);
+            seen.latency_ms.entry(key.clone()).or_insert(latency);
+            seen.unacknowledged
+                .insert(delivery.delivery_id.clone(), key);
         },
-        |_| {},
+        |ids| {
+            let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+            for id in ids {
+                if let Some(key) = seen.unacknowledged.remove(id) {
+                    seen.acknowledged.insert(key);
+                }
+            }
+        },
     )
     .await?;
     Ok(())
+}
+
+/// Polls `done` every 20 ms until it holds or `limit` has passed.
+async fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) {
+    let until = Instant::now() + limit;
+    while !done() && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Drives one server for `duration`; `harness_pool` reads the Postgres server's WAL position.
@@ -289,22 +315,29 @@ pub(crate) async fn run(
     total.seconds = (finished - started).as_secs_f64();
     total.expected = expected.len();
     if with_delivery {
-        let wait_until = Instant::now() + Duration::from_secs(120);
-        loop {
-            let done = {
-                let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
-                expected.iter().all(|key| seen.latency_ms.contains_key(key))
-            };
-            if done || Instant::now() > wait_until {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let all = |done: fn(&Inboxes, &(String, String)) -> bool| {
+            let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+            expected.iter().all(|key| done(&seen, key))
+        };
+        // Every delivery, then (a subscription acknowledges within 10 ms of its last delivery)
+        // every acknowledgement.
+        wait_for(Duration::from_secs(120), || {
+            all(|seen, key| seen.latency_ms.contains_key(key))
+        })
+        .await;
+        wait_for(Duration::from_secs(10), || {
+            all(|seen, key| seen.acknowledged.contains(key))
+        })
+        .await;
         inboxes.shutdown().await;
         let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
         total.delivery_ms = phase_latencies(&expected, &seen.latency_ms);
         total.delivered = total.delivery_ms.len();
         total.lost = total.expected - total.delivered;
+        total.acknowledged = expected
+            .iter()
+            .filter(|key| seen.acknowledged.contains(*key))
+            .count();
     }
     total.cpu = crate::cpu::CpuTimes::since(cpu_before);
     total.wal_bytes = crate::wal::bytes_since(harness_pool, wal_before).await;

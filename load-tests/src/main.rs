@@ -195,6 +195,7 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<serde_json::Value> {
         "hub_accepted": hub_run.accepted,
         "hub_deliveries_expected": hub_run.expected,
         "hub_delivered": hub_run.delivered,
+        "hub_acknowledged": hub_run.acknowledged,
         "lost": hub_run.lost,
         "hub_errors": hub_run.errors,
         "baseline_accepted": base.accepted,

@@ -136,11 +136,11 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<serde_json::Value> {
     let (mut round_ratios, mut round_costs) = (Vec::new(), Vec::new());
     for number in 1..=args.rounds.max(1) {
         eprintln!("round {number} of {}", args.rounds.max(1));
-        // The baseline first, on its own port and table, with the same certificates and
-        // clients.
+        // The baseline first, on its own port and table, with the same members and documents.
+        // Every phase makes its own CA and client certificates before its timing starts.
         let base_round = phases.baseline(args.concurrency).await?;
-        // The hub without its receipt log, then the hub: same database server, certificates
-        // and documents, plus delivery. The later phase meets the earlier one's rows in its
+        // The hub without its receipt log, then the hub: same database server, members and
+        // documents, plus delivery. The later phase meets the earlier one's rows in its
         // tables, so if anything the comparison is against the log.
         let bare_round = phases.hub(args.concurrency, false).await?;
         let hub_round = phases.hub(args.concurrency, true).await?;

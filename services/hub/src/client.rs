@@ -2,6 +2,7 @@
 //! mutual-TLS channel made from it.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -127,7 +128,11 @@ impl ClientFile {
         )
     }
 
-    /// A mutual-TLS channel to the hub.
+    /// A mutual-TLS channel to the hub. Connecting (TCP and the TLS handshake) gives up after
+    /// [`CONNECT_TIMEOUT`]; once connected, the channel pings the hub every
+    /// [`KEEP_ALIVE_INTERVAL`] while a call is open and fails the call if a ping goes unanswered
+    /// for [`KEEP_ALIVE_TIMEOUT`], so a stalled connection ends a call or a subscription with an
+    /// error instead of leaving it waiting for good.
     pub async fn connect(&self) -> Result<Channel, ClientError> {
         let connect_error = |message: String| ClientError::Connect {
             hub: self.hub.clone(),
@@ -150,12 +155,20 @@ impl ClientFile {
                 read(&self.key)?,
             ))
             .domain_name(host);
-        Channel::builder(uri)
+        let endpoint = Channel::builder(uri)
+            .http2_keep_alive_interval(KEEP_ALIVE_INTERVAL)
+            .keep_alive_timeout(KEEP_ALIVE_TIMEOUT)
             .tls_config(tls)
-            .map_err(|e| connect_error(error_chain(&e)))?
-            .connect()
-            .await
-            .map_err(|e| connect_error(error_chain(&e)))
+            .map_err(|e| connect_error(error_chain(&e)))?;
+        // The endpoint's own connect timeout covers the TCP connection only, not the handshake.
+        match tokio::time::timeout(CONNECT_TIMEOUT, endpoint.connect()).await {
+            Ok(connected) => connected.map_err(|e| connect_error(error_chain(&e))),
+            Err(_) => Err(connect_error(format!(
+                "no TLS connection within {} s (nothing answered, or the handshake never \
+                 finished)",
+                CONNECT_TIMEOUT.as_secs()
+            ))),
+        }
     }
 
     /// A member client.
@@ -174,6 +187,14 @@ impl ClientFile {
         Ok(AuditServiceClient::new(self.connect().await?))
     }
 }
+
+/// How long [`ClientFile::connect`] waits for the hub to accept a connection and finish the
+/// TLS handshake.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often an open channel pings the hub while a call is in progress.
+pub const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(20);
+/// How long a ping may go unanswered before the channel's calls fail.
+pub const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Unix microseconds of a delivery's acceptance, for latency figures.
 pub fn accepted_micros(delivery: &Delivery) -> i64 {

@@ -66,6 +66,10 @@ pub struct HubConfig {
     /// How often a subscription looks for deliveries committed elsewhere (another replica), in
     /// milliseconds; deliveries committed by this process wake it at once.
     pub poll_interval_ms: u64,
+    /// How long a client may take over its TLS handshake, in milliseconds, before the hub drops
+    /// the connection (`ORIGINHUB_TLS_HANDSHAKE_TIMEOUT_MS`): a client that stalls mid-handshake
+    /// holds a connection and its task until then.
+    pub tls_handshake_timeout_ms: u64,
     /// The hub's signing key for checkpoints and attestations, relative to the data directory;
     /// made on first start if missing (`ORIGINHUB_SIGNING_KEY`).
     pub signing_key: PathBuf,
@@ -95,6 +99,7 @@ impl Default for HubConfig {
             max_batch: 256,
             parallel_batches: 2,
             poll_interval_ms: 1000,
+            tls_handshake_timeout_ms: 10_000,
             signing_key: format!("certs/{}", crate::certs::SIGNING_KEY_FILE).into(),
             log_origin: "origin-hub.local/receipts".into(),
         }
@@ -120,11 +125,19 @@ impl HubConfig {
                 "max_batch",
                 "parallel_batches",
                 "poll_interval_ms",
+                "tls_handshake_timeout_ms",
                 "signing_key",
                 "log_origin",
             ]))
             .merge(Env::raw().only(&["database_url"]));
         let mut config: Self = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
+        if config.tls_handshake_timeout_ms == 0 {
+            return Err(ConfigError(
+                "tls_handshake_timeout_ms must be at least 1: with 0 every connection would be \
+                 closed before its handshake"
+                    .into(),
+            ));
+        }
         let base = file
             .and_then(Path::parent)
             .map(Path::to_path_buf)
@@ -204,5 +217,29 @@ impl Database {
                 format!("Postgres {redacted}")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zero_handshake_timeout_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hub.toml");
+        std::fs::write(&file, "tls_handshake_timeout_ms = 0\n").unwrap();
+        let error = HubConfig::load(Some(&file)).unwrap_err().to_string();
+        assert!(
+            error.contains("tls_handshake_timeout_ms must be at least 1"),
+            "{error}"
+        );
+        std::fs::write(&file, "tls_handshake_timeout_ms = 2500\n").unwrap();
+        assert_eq!(
+            HubConfig::load(Some(&file))
+                .unwrap()
+                .tls_handshake_timeout_ms,
+            2500
+        );
     }
 }

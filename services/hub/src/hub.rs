@@ -343,6 +343,8 @@ pub struct HubSettings {
     pub parallel_batches: usize,
     /// How often subscriptions look for deliveries committed by other replicas.
     pub poll_interval: Duration,
+    /// How long a client's TLS handshake may take before its connection is dropped.
+    pub tls_handshake_timeout: Duration,
     /// Signs checkpoints of the receipt log.
     pub key: NoteKey,
 }
@@ -364,6 +366,7 @@ impl Default for HubSettings {
             max_batch: config.max_batch,
             parallel_batches: config.parallel_batches,
             poll_interval: Duration::from_millis(config.poll_interval_ms),
+            tls_handshake_timeout: Duration::from_millis(config.tls_handshake_timeout_ms),
             key: ephemeral_key(&config.log_origin),
         }
     }

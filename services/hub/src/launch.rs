@@ -77,6 +77,7 @@ impl HubConfig {
             max_batch: self.max_batch,
             parallel_batches: self.parallel_batches,
             poll_interval: std::time::Duration::from_millis(self.poll_interval_ms),
+            tls_handshake_timeout: std::time::Duration::from_millis(self.tls_handshake_timeout_ms),
             key: NoteKey::load_or_create(&self.signing_key, &self.log_origin)?,
         })
     }

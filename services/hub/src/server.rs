@@ -74,7 +74,8 @@ pub async fn run<S: Store>(
         .map_err(|e| ServeError::Transport(e.to_string()))?;
     let tls = ServerTlsConfig::new()
         .identity(Identity::from_pem(&tls.certificate, &tls.key))
-        .client_ca_root(Certificate::from_pem(&tls.client_ca));
+        .client_ca_root(Certificate::from_pem(&tls.client_ca))
+        .timeout(hub.settings.tls_handshake_timeout);
     let max = crate::MAX_MESSAGE_BYTES;
     let closing = hub.clone();
     let shutdown = async move {

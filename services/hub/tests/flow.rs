@@ -45,21 +45,26 @@ struct TestHub<S> {
     serial: std::sync::atomic::AtomicUsize,
 }
 
+/// What every test hub runs with: subscriptions look for other replicas' commits often.
+fn test_settings() -> HubSettings {
+    HubSettings {
+        poll_interval: std::time::Duration::from_millis(200),
+        ..HubSettings::default()
+    }
+}
+
 /// A hub serving the config in `config` on `listener`.
 async fn serve<S: Store>(
     store: S,
     config: &std::path::Path,
     listener: TcpListener,
+    settings: HubSettings,
 ) -> (
     Arc<Hub<S>>,
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<()>,
 ) {
     let config = originhub_hub::config::HubConfig::load(Some(config)).unwrap();
-    let settings = HubSettings {
-        poll_interval: std::time::Duration::from_millis(200),
-        ..HubSettings::default()
-    };
     let hub = Hub::start(store, Some(&config.registry_dirs()), settings)
         .await
         .unwrap();
@@ -86,10 +91,14 @@ struct Replica {
 
 impl<S: Store> TestHub<S> {
     async fn start(store: S) -> Self {
+        Self::start_with(store, test_settings()).await
+    }
+
+    async fn start_with(store: S, settings: HubSettings) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let layout = demo::write_config(dir.path(), listener.local_addr().unwrap()).unwrap();
-        let (hub, stop, server) = serve(store, &layout.config, listener).await;
+        let (hub, stop, server) = serve(store, &layout.config, listener, settings).await;
         Self {
             dir,
             hub,
@@ -104,7 +113,13 @@ impl<S: Store> TestHub<S> {
     async fn replica(&self, store: S) -> Replica {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let (_, stop, server) = serve(store, &self.dir.path().join("hub.toml"), listener).await;
+        let (_, stop, server) = serve(
+            store,
+            &self.dir.path().join("hub.toml"),
+            listener,
+            test_settings(),
+        )
+        .await;
         Replica { port, stop, server }
     }
 
@@ -1661,6 +1676,64 @@ async fn postgres_replicas_deliver_everything() {
     let b = PostgresStore::connect(&database_url(&name)).await.unwrap();
     replicas_deliver_everything(TestHub::start(a).await, b).await;
     drop_postgres(name).await;
+}
+
+/// A connection that never starts its TLS handshake is closed by the hub once
+/// `tls_handshake_timeout` has passed, and the hub goes on serving everyone else.
+#[tokio::test]
+async fn a_connection_that_stalls_its_tls_handshake_is_closed() {
+    use tokio::io::AsyncReadExt;
+    let (store, _db) = sqlite_store().await;
+    let settings = HubSettings {
+        tls_handshake_timeout: std::time::Duration::from_millis(300),
+        ..test_settings()
+    };
+    let hub = TestHub::start_with(store, settings).await;
+    let address = ClientFile::load(&hub.client_file("borastria")).unwrap().hub;
+    let (_, port) = address.rsplit_once(':').unwrap();
+    let mut silent = tokio::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap()))
+        .await
+        .unwrap();
+    let mut byte = [0u8; 1];
+    // The outer bound only keeps a hub that never closes from hanging the suite.
+    let read = tokio::time::timeout(std::time::Duration::from_secs(60), silent.read(&mut byte))
+        .await
+        .expect("the hub kept a connection that sent nothing open for 60 s");
+    assert!(
+        matches!(read, Ok(0)) || read.is_err(),
+        "expected the hub to close the connection, read {read:?}"
+    );
+    let receipt = hub.submit("borastria", BILATERAL, "concordia").await;
+    assert!(receipt.receipt.is_some());
+    hub.stop().await;
+}
+
+/// Against an address that accepts TCP connections and then says nothing, a client gives up
+/// after its connect timeout with an error that names the address.
+#[tokio::test]
+async fn connecting_to_a_hub_that_never_answers_gives_up() {
+    let (store, _db) = sqlite_store().await;
+    let hub = TestHub::start(store).await;
+    let mute = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = mute.local_addr().unwrap().port();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = mute.accept().await {
+            held.push(stream);
+        }
+    });
+    let mut file = ClientFile::load(&hub.client_file("borastria")).unwrap();
+    file.hub = format!("https://localhost:{port}");
+    // The outer bound only keeps a client that never gives up from hanging the suite.
+    let error = tokio::time::timeout(std::time::Duration::from_secs(60), file.connect())
+        .await
+        .expect("the client was still connecting after 60 s")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains(&format!("localhost:{port}")), "{error}");
+    assert!(error.contains("no TLS connection within"), "{error}");
+    holder.abort();
+    hub.stop().await;
 }
 
 #[tokio::test]

@@ -357,9 +357,9 @@ fn ephemeral_key(origin: &str) -> NoteKey {
     }
 }
 
-impl Default for HubSettings {
-    fn default() -> Self {
-        let config = crate::config::HubConfig::default();
+impl HubSettings {
+    /// The tunables of `config`, with `key` as the signing key.
+    pub fn from_config(config: &crate::config::HubConfig, key: NoteKey) -> Self {
         Self {
             max_document_bytes: config.max_document_bytes,
             max_depth: config.max_depth,
@@ -367,8 +367,16 @@ impl Default for HubSettings {
             parallel_batches: config.parallel_batches,
             poll_interval: Duration::from_millis(config.poll_interval_ms),
             tls_handshake_timeout: Duration::from_millis(config.tls_handshake_timeout_ms),
-            key: ephemeral_key(&config.log_origin),
+            key,
         }
+    }
+}
+
+impl Default for HubSettings {
+    fn default() -> Self {
+        let config = crate::config::HubConfig::default();
+        let key = ephemeral_key(&config.log_origin);
+        Self::from_config(&config, key)
     }
 }
 

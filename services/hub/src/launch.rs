@@ -71,15 +71,8 @@ impl HubConfig {
 
     /// The hub's tunables and its signing key (made on first start if missing).
     pub fn settings(&self) -> Result<HubSettings, LaunchError> {
-        Ok(HubSettings {
-            max_document_bytes: self.max_document_bytes,
-            max_depth: self.max_depth,
-            max_batch: self.max_batch,
-            parallel_batches: self.parallel_batches,
-            poll_interval: std::time::Duration::from_millis(self.poll_interval_ms),
-            tls_handshake_timeout: std::time::Duration::from_millis(self.tls_handshake_timeout_ms),
-            key: NoteKey::load_or_create(&self.signing_key, &self.log_origin)?,
-        })
+        let key = NoteKey::load_or_create(&self.signing_key, &self.log_origin)?;
+        Ok(HubSettings::from_config(self, key))
     }
 }
 

@@ -188,6 +188,36 @@ fn refused_input_and_usage_errors_have_their_own_exit_codes() {
 }
 
 #[test]
+fn serve_refuses_a_zero_setting_before_it_starts() {
+    let dir = scratch("zero-setting");
+    let config = dir.join("hub.toml");
+    std::fs::write(&config, "max_batch = 0\n").unwrap();
+    let out = originhub(&["serve", "--config", config.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("max_batch must be at least 1: with 0 "),
+        "{}",
+        text(&out.stderr)
+    );
+    // The same from the environment, over a file that is fine.
+    std::fs::write(&config, "").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_originhub"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .env("ORIGINHUB_POLL_INTERVAL_MS", "0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("poll_interval_ms must be at least 1: with 0 "),
+        "{}",
+        text(&out.stderr)
+    );
+    // Refused before anything was made: no data directory, no certificates, no database.
+    assert!(!dir.join("data").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn profile_check_passes_the_shipped_profiles_and_points_at_lines() {
     let out = originhub(&["profile", "check"], None);
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -131,19 +131,57 @@ impl HubConfig {
             ]))
             .merge(Env::raw().only(&["database_url"]));
         let mut config: Self = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
-        if config.tls_handshake_timeout_ms == 0 {
-            return Err(ConfigError(
-                "tls_handshake_timeout_ms must be at least 1: with 0 every connection would be \
-                 closed before its handshake"
-                    .into(),
-            ));
-        }
+        config.refuse_zeros()?;
         let base = file
             .and_then(Path::parent)
             .map(Path::to_path_buf)
             .unwrap_or_default();
         config.resolve(&base);
         Ok(config)
+    }
+
+    /// Refuses a 0 in a setting that counts or times something: no hub runs with one, and
+    /// several would fail quietly later (a subscription polling without pause, every document
+    /// refused) instead of at start.
+    fn refuse_zeros(&self) -> Result<(), ConfigError> {
+        let counts = [
+            (
+                "max_document_bytes",
+                self.max_document_bytes as u64,
+                "every document would be refused",
+            ),
+            (
+                "max_depth",
+                self.max_depth as u64,
+                "every document would be refused",
+            ),
+            (
+                "max_batch",
+                self.max_batch as u64,
+                "no transaction could hold a submission",
+            ),
+            (
+                "parallel_batches",
+                self.parallel_batches as u64,
+                "no batch could be written",
+            ),
+            (
+                "poll_interval_ms",
+                self.poll_interval_ms,
+                "every subscription would query the database without pause",
+            ),
+            (
+                "tls_handshake_timeout_ms",
+                self.tls_handshake_timeout_ms,
+                "every connection would be closed before its handshake",
+            ),
+        ];
+        match counts.iter().find(|(_, value, _)| *value == 0) {
+            Some((name, _, why)) => Err(ConfigError(format!(
+                "{name} must be at least 1: with 0 {why}"
+            ))),
+            None => Ok(()),
+        }
     }
 
     fn resolve(&mut self, base: &Path) {
@@ -225,15 +263,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_zero_handshake_timeout_is_refused() {
+    fn a_zero_count_or_time_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("hub.toml");
-        std::fs::write(&file, "tls_handshake_timeout_ms = 0\n").unwrap();
-        let error = HubConfig::load(Some(&file)).unwrap_err().to_string();
-        assert!(
-            error.contains("tls_handshake_timeout_ms must be at least 1"),
-            "{error}"
-        );
+        for name in [
+            "max_document_bytes",
+            "max_depth",
+            "max_batch",
+            "parallel_batches",
+            "poll_interval_ms",
+            "tls_handshake_timeout_ms",
+        ] {
+            std::fs::write(&file, format!("{name} = 0\n")).unwrap();
+            let error = HubConfig::load(Some(&file)).unwrap_err().to_string();
+            assert!(
+                error.starts_with(&format!(
+                    "configuration: {name} must be at least 1: with 0 "
+                )),
+                "{name}: {error}"
+            );
+            std::fs::write(&file, format!("{name} = 1\n")).unwrap();
+            assert!(HubConfig::load(Some(&file)).is_ok(), "{name} = 1");
+        }
         std::fs::write(&file, "tls_handshake_timeout_ms = 2500\n").unwrap();
         assert_eq!(
             HubConfig::load(Some(&file))

@@ -44,6 +44,19 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Asserts that a command exited with `code` and that `stream` (its stdout or stderr) says
+/// `expected`.
+fn exits_saying(out: &Output, code: i32, stream: &[u8], expected: &str) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(text(stream).contains(expected), "{}", text(stream));
+}
+
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("originhub-cli-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -161,24 +174,18 @@ fn refused_input_and_usage_errors_have_their_own_exit_codes() {
         &[&to_canonical[..], &["--max-bytes", "1024"]].concat(),
         Some(&big),
     );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr)
-            .contains("document refused: document is 1025 bytes, over the limit of 1024 bytes"),
-        "{}",
-        text(&out.stderr)
+    exits_saying(
+        &out,
+        1,
+        &out.stderr,
+        "document refused: document is 1025 bytes, over the limit of 1024 bytes",
     );
 
     let out = originhub(
         &["translate", "--from", "nope", "--to", "canonical-json"],
         Some(b"{}"),
     );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains(r#"no profile with id "nope""#),
-        "{}",
-        text(&out.stderr)
-    );
+    exits_saying(&out, 2, &out.stderr, r#"no profile with id "nope""#);
 
     let out = originhub(
         &[&to_canonical[..], &["--profiles", "/nonexistent"]].concat(),
@@ -193,11 +200,11 @@ fn serve_refuses_a_zero_setting_before_it_starts() {
     let config = dir.join("hub.toml");
     std::fs::write(&config, "max_batch = 0\n").unwrap();
     let out = originhub(&["serve", "--config", config.to_str().unwrap()], None);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("max_batch must be at least 1: with 0 "),
-        "{}",
-        text(&out.stderr)
+    exits_saying(
+        &out,
+        2,
+        &out.stderr,
+        "max_batch must be at least 1: with 0 ",
     );
     // The same from the environment, over a file that is fine.
     std::fs::write(&config, "").unwrap();
@@ -206,11 +213,11 @@ fn serve_refuses_a_zero_setting_before_it_starts() {
         .env("ORIGINHUB_POLL_INTERVAL_MS", "0")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("poll_interval_ms must be at least 1: with 0 "),
-        "{}",
-        text(&out.stderr)
+    exits_saying(
+        &out,
+        2,
+        &out.stderr,
+        "poll_interval_ms must be at least 1: with 0 ",
     );
     // Refused before anything was made: no data directory, no certificates, no database.
     assert!(!dir.join("data").exists());
@@ -350,19 +357,9 @@ fn demo_then_serve_and_member_commands() {
         ],
         None,
     );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("InvalidArgument"),
-        "{}",
-        text(&out.stderr)
-    );
+    exits_saying(&out, 1, &out.stderr, "InvalidArgument");
     let out = originhub(&["status", "--client", client, "no-such-id"], None);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("NotFound"),
-        "{}",
-        text(&out.stderr)
-    );
+    exits_saying(&out, 1, &out.stderr, "NotFound");
     // The demo acknowledged everything: the inbox is empty, and says so.
     let inbox = dir.join("inbox");
     let out = originhub(
@@ -432,12 +429,7 @@ fn demo_then_serve_and_member_commands() {
     let bad_log = dir.join("altered.jsonl");
     std::fs::write(&bad_log, altered.join("\n") + "\n").unwrap();
     let out = originhub(&["audit", "verify", bad_log.to_str().unwrap()], None);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
-    assert!(
-        text(&out.stdout).contains("leaf 9: altered"),
-        "{}",
-        text(&out.stdout)
-    );
+    exits_saying(&out, 1, &out.stdout, "leaf 9: altered");
     let out = originhub(
         &[
             "audit",
@@ -503,12 +495,7 @@ fn demo_then_serve_and_member_commands() {
         originhub(&args, None)
     };
     let out = submit(&["--unsigned"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("requires the issuer's signature"),
-        "{}",
-        text(&out.stderr)
-    );
+    exits_saying(&out, 1, &out.stderr, "requires the issuer's signature");
     let out = submit(&[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let received = dir.join("received");
@@ -550,12 +537,7 @@ fn demo_then_serve_and_member_commands() {
     bytes[10] ^= 0x01;
     std::fs::write(&document, bytes).unwrap();
     let out = originhub(&["verify-delivery", envelope.to_str().unwrap()], None);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
-    assert!(
-        text(&out.stdout).contains("FAILED  "),
-        "{}",
-        text(&out.stdout)
-    );
+    exits_saying(&out, 1, &out.stdout, "FAILED  ");
     // SIGTERM, as a service manager sends it: a graceful stop, exit 0.
     let term = Command::new("kill")
         .args(["-TERM", &serve.id().to_string()])

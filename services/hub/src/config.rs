@@ -144,39 +144,39 @@ impl HubConfig {
     /// several would fail quietly later (a subscription polling without pause, every document
     /// refused) instead of at start.
     fn refuse_zeros(&self) -> Result<(), ConfigError> {
-        let counts = [
+        let zeros = [
             (
                 "max_document_bytes",
-                self.max_document_bytes as u64,
+                self.max_document_bytes == 0,
                 "every document would be refused",
             ),
             (
                 "max_depth",
-                self.max_depth as u64,
+                self.max_depth == 0,
                 "every document would be refused",
             ),
             (
                 "max_batch",
-                self.max_batch as u64,
+                self.max_batch == 0,
                 "no transaction could hold a submission",
             ),
             (
                 "parallel_batches",
-                self.parallel_batches as u64,
+                self.parallel_batches == 0,
                 "no batch could be written",
             ),
             (
                 "poll_interval_ms",
-                self.poll_interval_ms,
+                self.poll_interval_ms == 0,
                 "every subscription would query the database without pause",
             ),
             (
                 "tls_handshake_timeout_ms",
-                self.tls_handshake_timeout_ms,
+                self.tls_handshake_timeout_ms == 0,
                 "every connection would be closed before its handshake",
             ),
         ];
-        match counts.iter().find(|(_, value, _)| *value == 0) {
+        match zeros.iter().find(|(_, zero, _)| *zero) {
             Some((name, _, why)) => Err(ConfigError(format!(
                 "{name} must be at least 1: with 0 {why}"
             ))),

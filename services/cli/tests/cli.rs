@@ -217,7 +217,8 @@ fn serve_refuses_a_zero_setting_before_it_starts() {
         &out,
         2,
         &out.stderr,
-        "poll_interval_ms must be at least 1: with 0 ",
+        "poll_interval_ms must be at least 1: with 0 every subscription would query the database \
+         without pause (set by ORIGINHUB_POLL_INTERVAL_MS)",
     );
     // Refused before anything was made: no data directory, no certificates, no database.
     assert!(!dir.join("data").exists());

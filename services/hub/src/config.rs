@@ -4,12 +4,15 @@
 
 use std::path::{Path, PathBuf};
 
-use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use figment::{Figment, Provider, Source};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::registry::RegistryDirs;
+
+/// The prefix of the environment variables that override `hub.toml`'s settings.
+const ENV_PREFIX: &str = "ORIGINHUB_";
 
 /// Why the configuration could not be read.
 #[derive(Debug, Error)]
@@ -117,21 +120,38 @@ impl HubConfig {
             }
             figment = figment.merge(Toml::file(file));
         }
+        let environment = Env::prefixed(ENV_PREFIX).only(&[
+            "listen",
+            "data_dir",
+            "max_document_bytes",
+            "max_batch",
+            "parallel_batches",
+            "poll_interval_ms",
+            "tls_handshake_timeout_ms",
+            "signing_key",
+            "log_origin",
+        ]);
+        let environment_source = environment.metadata().name;
         let figment = figment
-            .merge(Env::prefixed("ORIGINHUB_").only(&[
-                "listen",
-                "data_dir",
-                "max_document_bytes",
-                "max_batch",
-                "parallel_batches",
-                "poll_interval_ms",
-                "tls_handshake_timeout_ms",
-                "signing_key",
-                "log_origin",
-            ]))
+            .merge(environment)
             .merge(Env::raw().only(&["database_url"]));
         let mut config: Self = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
-        config.refuse_zeros()?;
+        if let Some((name, why)) = config.zero_setting() {
+            // Where the 0 came from: the file, or an environment variable over it.
+            let from = match figment.find_metadata(name) {
+                Some(found) if found.name == environment_source => {
+                    format!(" (set by {ENV_PREFIX}{})", name.to_ascii_uppercase())
+                }
+                Some(found) => match &found.source {
+                    Some(Source::File(path)) => format!(" (set in {})", path.display()),
+                    _ => String::new(),
+                },
+                None => String::new(),
+            };
+            return Err(ConfigError(format!(
+                "{name} must be at least 1: with 0 {why}{from}"
+            )));
+        }
         let base = file
             .and_then(Path::parent)
             .map(Path::to_path_buf)
@@ -140,10 +160,10 @@ impl HubConfig {
         Ok(config)
     }
 
-    /// Refuses a 0 in a setting that counts or times something: no hub runs with one, and
-    /// several would fail quietly later (a subscription polling without pause, every document
-    /// refused) instead of at start.
-    fn refuse_zeros(&self) -> Result<(), ConfigError> {
+    /// The first setting that counts or times something and is 0, with what the 0 would do: no
+    /// hub runs with one, and several would fail quietly later (a subscription polling without
+    /// pause, every document refused) instead of at start.
+    fn zero_setting(&self) -> Option<(&'static str, &'static str)> {
         let zeros = [
             (
                 "max_document_bytes",
@@ -176,12 +196,10 @@ impl HubConfig {
                 "every connection would be closed before its handshake",
             ),
         ];
-        match zeros.iter().find(|(_, zero, _)| *zero) {
-            Some((name, _, why)) => Err(ConfigError(format!(
-                "{name} must be at least 1: with 0 {why}"
-            ))),
-            None => Ok(()),
-        }
+        zeros
+            .into_iter()
+            .find(|(_, zero, _)| *zero)
+            .map(|(name, _, why)| (name, why))
     }
 
     fn resolve(&mut self, base: &Path) {
@@ -280,6 +298,10 @@ mod tests {
                 error.starts_with(&format!(
                     "configuration: {name} must be at least 1: with 0 "
                 )),
+                "{name}: {error}"
+            );
+            assert!(
+                error.ends_with(&format!(" (set in {})", file.display())),
                 "{name}: {error}"
             );
             std::fs::write(&file, format!("{name} = 1\n")).unwrap();

@@ -46,7 +46,7 @@ pub(crate) enum Command {
     /// made on first start), reads members/, agreements/ and profiles/ in the working directory,
     /// and listens on 127.0.0.1:7443. Stop it with Ctrl-C or SIGTERM.
     #[command(
-        after_help = "Environment: ORIGINHUB_LISTEN, ORIGINHUB_DATA_DIR, ORIGINHUB_MAX_BATCH, ORIGINHUB_MAX_DOCUMENT_BYTES, ORIGINHUB_POLL_INTERVAL_MS, DATABASE_URL, RUST_LOG."
+        after_help = "Environment (over the config file): ORIGINHUB_LISTEN, ORIGINHUB_DATA_DIR, ORIGINHUB_MAX_DOCUMENT_BYTES, ORIGINHUB_MAX_DEPTH, ORIGINHUB_MAX_BATCH, ORIGINHUB_PARALLEL_BATCHES, ORIGINHUB_POLL_INTERVAL_MS, ORIGINHUB_TLS_HANDSHAKE_TIMEOUT_MS, ORIGINHUB_SIGNING_KEY, ORIGINHUB_LOG_ORIGIN, DATABASE_URL, RUST_LOG."
     )]
     Serve(ServeArgs),
     /// Run a whole hub with four members exchanging certificates, and print a summary.
@@ -85,6 +85,119 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Manage a running hub's members, agreements and profiles, and read its delivery
+    /// statistics (operator role).
+    ///
+    /// Definitions are the same TOML as the files in the hub's members/, agreements/ and
+    /// profiles/ folders. The hub checks each before storing it and routes by it at once; a
+    /// profile keeps every version, and the newest is current.
+    Operator {
+        #[command(subcommand)]
+        command: OperatorCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum OperatorCommand {
+    /// List the members, agreements or profiles the hub routes by (a table, or --json with
+    /// each definition's TOML).
+    #[command(
+        after_help = "Examples:\n  originhub operator list members --client DIR/clients/operator.toml\n  originhub operator list profiles --client DIR/clients/operator.toml --json"
+    )]
+    List(OperatorListArgs),
+    /// Print a member's, an agreement's or a profile's definition (TOML) as the hub holds it.
+    #[command(
+        after_help = "Examples:\n  originhub operator get agreement BCFTA --client DIR/clients/operator.toml > BCFTA.toml\n  originhub operator get profile borastria-xml@2.1.0 --client DIR/clients/operator.toml"
+    )]
+    Get(OperatorGetArgs),
+    /// Add or replace a member or an agreement, or add a profile version, from a TOML file.
+    ///
+    /// The hub checks the definition first (a profile is compiled, and every error is printed
+    /// with its line; an agreement must name known members and profiles) and stores nothing
+    /// it refuses. A profile version cannot be changed once stored: give the new text a new
+    /// version.
+    #[command(
+        after_help = "Examples:\n  originhub operator put member members/dorvania.toml --client DIR/clients/operator.toml\n  originhub operator put profile profiles/borastria-xml.toml --client DIR/clients/operator.toml"
+    )]
+    Put(OperatorPutArgs),
+    /// Deliveries per agreement and receiver: delivered, acknowledged, pending.
+    Stats(StatsArgs),
+}
+
+/// What an operator command is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum RegistryKind {
+    /// A member (customs administration or issuing authority).
+    #[value(alias = "members")]
+    Member,
+    /// An agreement: its parties, their profiles, its copies.
+    #[value(alias = "agreements")]
+    Agreement,
+    /// A profile (a format under an agreement), by version.
+    #[value(alias = "profiles")]
+    Profile,
+}
+
+impl RegistryKind {
+    /// The singular name, as the command line spells it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Member => "member",
+            Self::Agreement => "agreement",
+            Self::Profile => "profile",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct OperatorListArgs {
+    /// members, agreements or profiles.
+    #[arg(value_enum, value_name = "KIND")]
+    pub(crate) kind: RegistryKind,
+    #[command(flatten)]
+    pub(crate) client: ClientArg,
+    /// Print a JSON array (id, version for profiles, toml) instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct OperatorGetArgs {
+    /// member, agreement or profile.
+    #[arg(value_enum, value_name = "KIND")]
+    pub(crate) kind: RegistryKind,
+    /// Its id; for a profile version other than the current one, ID@VERSION.
+    #[arg(value_name = "ID")]
+    pub(crate) id: String,
+    #[command(flatten)]
+    pub(crate) client: ClientArg,
+    /// Print JSON (id, version and stored versions for profiles, toml) instead of the TOML.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct OperatorPutArgs {
+    /// member, agreement or profile.
+    #[arg(value_enum, value_name = "KIND")]
+    pub(crate) kind: RegistryKind,
+    /// The definition (TOML); - or nothing for stdin.
+    #[arg(value_name = "FILE")]
+    pub(crate) file: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) client: ClientArg,
+    /// Print what was stored as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StatsArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientArg,
+    /// Print a JSON array of rows instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -371,4 +484,15 @@ pub(crate) struct CheckArgs {
 pub(crate) enum SchemaCommand {
     /// The canonical e-CO dataset's JSON Schema (generated from the Rust types).
     Canonical,
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap's own checks of every command and flag (unique names, valid defaults), which it
+    /// otherwise makes only for a command when that command is run.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -3,8 +3,9 @@
 //! Layout: [`cli`] declares the commands and flags; [`profiles`] loads a directory of profile
 //! files; [`translate`], [`check`] and [`schema`] work offline; [`serve`], [`demo`] and
 //! [`dev_certs`] run or set up a hub; [`member`] holds the member commands (`submit`, `inbox`,
-//! `status`). Errors reach `main` as `anyhow` errors except where a command decides its own exit
-//! code (invalid documents, refusals, failed checks).
+//! `status`), [`operator`] the operator's and [`audit`] the receipt log's. Errors reach `main` as
+//! `anyhow` errors except where a command decides its own exit code (invalid documents,
+//! refusals, failed checks).
 
 mod audit;
 mod check;
@@ -13,6 +14,7 @@ mod custody;
 mod demo;
 mod dev_certs;
 mod member;
+mod operator;
 mod profiles;
 mod schema;
 mod serve;
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Inbox(args) => block_on(member::inbox(args)),
         Command::Status(args) => block_on(member::status(args)),
         Command::Audit { command } => block_on(audit::run(command)),
+        Command::Operator { command } => block_on(operator::run(command)),
         Command::VerifyDelivery(args) => custody::verify_delivery(&args),
     };
     match result {

@@ -220,6 +220,21 @@ fn serve_refuses_a_zero_setting_before_it_starts() {
         "poll_interval_ms must be at least 1: with 0 every subscription would query the database \
          without pause (set by ORIGINHUB_POLL_INTERVAL_MS)",
     );
+    let out = Command::new(env!("CARGO_BIN_EXE_originhub"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .env("ORIGINHUB_MAX_DEPTH", "0")
+        // Reported after max_depth: should the variable above be ignored, serve still exits
+        // (naming this one) instead of starting.
+        .env("ORIGINHUB_POLL_INTERVAL_MS", "0")
+        .output()
+        .unwrap();
+    exits_saying(
+        &out,
+        2,
+        &out.stderr,
+        "max_depth must be at least 1: with 0 every document would be refused (set by \
+         ORIGINHUB_MAX_DEPTH)",
+    );
     // Refused before anything was made: no data directory, no certificates, no database.
     assert!(!dir.join("data").exists());
     let _ = std::fs::remove_dir_all(&dir);
@@ -295,15 +310,16 @@ impl Drop for Reaper {
     }
 }
 
-#[test]
-fn demo_then_serve_and_member_commands() {
-    let dir = scratch("demo");
+/// Runs `demo --json` with `certificates` into a new folder `name/hub`; returns the scratch
+/// folder, the demo's data folder and its summary.
+fn demo_folder(name: &str, certificates: usize) -> (PathBuf, PathBuf, Value) {
+    let dir = scratch(name);
     let data = dir.join("hub");
     let out = originhub(
         &[
             "demo",
             "--certificates",
-            "24",
+            &certificates.to_string(),
             "--json",
             "--data-dir",
             data.to_str().unwrap(),
@@ -311,7 +327,13 @@ fn demo_then_serve_and_member_commands() {
         None,
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let summary = serde_json::from_slice(&out.stdout).unwrap();
+    (dir, data, summary)
+}
+
+#[test]
+fn demo_then_serve_and_member_commands() {
+    let (dir, data, summary) = demo_folder("demo", 24);
     assert_eq!(summary["submitted"], 24);
     assert_eq!(summary["delivered"], 24);
     assert_eq!(summary["acknowledged"], 24);
@@ -327,18 +349,7 @@ fn demo_then_serve_and_member_commands() {
         assert!(data.join(file).is_file(), "{file} is missing");
     }
 
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_originhub"))
-        .args(["serve", "--config", data.join("hub.toml").to_str().unwrap()])
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A failed assertion must not leave the server running (it would hold the test's pipes).
-    let reaper = Reaper(Some(serve.id()));
-    let mut stderr = std::io::BufReader::new(serve.stderr.take().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
-    assert!(line.contains("listening on https://"), "{line}");
+    let served = serve(&data.join("hub.toml"));
 
     let client = data.join("clients/borastria.toml");
     let client = client.to_str().unwrap();
@@ -540,17 +551,189 @@ fn demo_then_serve_and_member_commands() {
     let out = originhub(&["verify-delivery", envelope.to_str().unwrap()], None);
     exits_saying(&out, 1, &out.stdout, "FAILED  ");
     // SIGTERM, as a service manager sends it: a graceful stop, exit 0.
-    let term = Command::new("kill")
-        .args(["-TERM", &serve.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(term.success());
-    let status = serve.wait().unwrap();
-    reaper.disarm();
-    assert!(status.success(), "serve exited with {status}");
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let rest = served.terminate();
     assert!(rest.contains("shutting down"), "{rest}");
+}
+
+/// A running `originhub serve`, killed if the test fails before it stops it.
+struct Served {
+    child: std::process::Child,
+    reaper: Reaper,
+    /// Kept open: the server writes to it until it exits.
+    stderr: std::io::BufReader<std::process::ChildStderr>,
+}
+
+/// Starts `originhub serve` on a config and waits until it says where it listens.
+fn serve(config: &Path) -> Served {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_originhub"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A failed assertion must not leave the server running (it would hold the test's pipes).
+    let reaper = Reaper(Some(child.id()));
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+    assert!(line.contains("listening on https://"), "{line}");
+    Served {
+        child,
+        reaper,
+        stderr,
+    }
+}
+
+impl Served {
+    /// Sends SIGTERM, as a service manager does, and returns what the server wrote after its
+    /// first line; it must exit 0.
+    fn terminate(mut self) -> String {
+        let term = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(term.success());
+        let status = self.child.wait().unwrap();
+        self.reaper.disarm();
+        assert!(status.success(), "serve exited with {status}");
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut self.stderr, &mut rest).unwrap();
+        rest
+    }
+}
+
+#[test]
+fn operator_commands_manage_a_running_hub() {
+    let (dir, data, summary) = demo_folder("operator", 6);
+    let hub = serve(&data.join("hub.toml"));
+    let operator = data.join("clients/operator.toml");
+    let operator = operator.to_str().unwrap();
+    let run = |args: &[&str], stdin: Option<&[u8]>| {
+        let mut all = vec!["operator"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--client", operator]);
+        originhub(&all, stdin)
+    };
+
+    let members = succeeded(&run(&["list", "members"], None));
+    let lines: Vec<&str> = members.lines().collect();
+    assert!(lines[0].starts_with("member"), "{members}");
+    assert_eq!(lines.len(), 5, "{members}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("borastria") && l.contains("XB")),
+        "{members}"
+    );
+    let profiles: Value =
+        serde_json::from_str(&succeeded(&run(&["list", "profiles", "--json"], None))).unwrap();
+    assert!(
+        profiles
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == "borastria-xml" && p["version"].is_string()),
+        "{profiles}"
+    );
+    let version = profiles
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "borastria-xml")
+        .unwrap()["version"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pinned = format!("borastria-xml@{version}");
+    let out = run(&["get", "profile", &pinned], None);
+    assert!(
+        succeeded(&out).contains("[profile]"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stderr).contains(&format!("version {version}")),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&["get", "profile", "borastria-xml@0.0.0-none"], None);
+    exits_saying(&out, 1, &out.stderr, "has no version");
+    let agreement = succeeded(&run(&["get", "agreement", "BCFTA"], None));
+    assert!(agreement.contains("id = \"BCFTA\""), "{agreement}");
+    let out = run(&["get", "member", "nobody"], None);
+    exits_saying(&out, 1, &out.stderr, "NotFound");
+
+    // A new member, then an agreement naming it; both are routed by at once.
+    let dorvania = "id = \"dorvania\"\nname = \"Dorvania Customs\"\ncountry = \"XA\"\n";
+    let out = run(&["put", "member", "-"], Some(dorvania.as_bytes()));
+    assert_eq!(succeeded(&out).trim(), "member dorvania stored");
+    let agreement_file = dir.join("DDFTA.toml");
+    std::fs::write(
+        &agreement_file,
+        "id = \"DDFTA\"\nname = \"Dorvania test\"\n[[party]]\nmember = \"dorvania\"\nprofile = \"canonical-json\"\n[[party]]\nmember = \"borastria\"\nprofile = \"borastria-xml\"\n",
+    )
+    .unwrap();
+    succeeded(&run(
+        &["put", "agreement", agreement_file.to_str().unwrap()],
+        None,
+    ));
+    let agreements = succeeded(&run(&["list", "agreements"], None));
+    assert!(
+        agreements
+            .lines()
+            .any(|l| l.starts_with("DDFTA") && l.contains("dorvania,borastria")),
+        "{agreements}"
+    );
+    // Refusals: a profile that does not compile (every error with its line), an agreement
+    // naming an unknown member, a member's client calling the operator API.
+    let out = run(
+        &["put", "profile", "-"],
+        Some(b"[profile]\nid = \"x\"\nunknown = 1\n"),
+    );
+    exits_saying(&out, 1, &out.stderr, "  toml:");
+    let out = run(
+        &["put", "agreement", "-"],
+        Some(b"id = \"X\"\nname = \"x\"\n[[party]]\nmember = \"nobody\"\nprofile = \"canonical-json\"\n[[party]]\nmember = \"borastria\"\nprofile = \"borastria-xml\"\n"),
+    );
+    exits_saying(&out, 1, &out.stderr, "unknown member \"nobody\"");
+    let member = data.join("clients/borastria.toml");
+    let out = originhub(
+        &[
+            "operator",
+            "list",
+            "members",
+            "--client",
+            member.to_str().unwrap(),
+        ],
+        None,
+    );
+    exits_saying(&out, 1, &out.stderr, "PermissionDenied");
+    // A shipped profile again: the same version with the same text changes nothing.
+    let shipped = repo().join("profiles/borastria-xml.toml");
+    let out = succeeded(&run(
+        &["put", "profile", shipped.to_str().unwrap(), "--json"],
+        None,
+    ));
+    let stored: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(stored["created"], false, "{out}");
+
+    // The statistics account for every delivery the demo made, all acknowledged.
+    let stats: Value = serde_json::from_str(&succeeded(&run(&["stats", "--json"], None))).unwrap();
+    let rows = stats.as_array().unwrap();
+    let delivered: u64 = rows.iter().map(|r| r["delivered"].as_u64().unwrap()).sum();
+    assert_eq!(delivered, summary["delivered"].as_u64().unwrap());
+    assert!(rows.iter().all(|r| r["pending"] == 0), "{stats}");
+    assert!(
+        rows.iter().all(|r| r["acknowledged"] == r["delivered"]),
+        "{stats}"
+    );
+
+    // A restart imports the config folder again; the member put through the API stays.
+    hub.terminate();
+    let hub = serve(&data.join("hub.toml"));
+    let members = succeeded(&run(&["list", "members"], None));
+    assert!(members.contains("dorvania"), "{members}");
+    hub.terminate();
 }
 
 #[test]

@@ -60,7 +60,7 @@ pub struct HubConfig {
     pub registry: RegistryPaths,
     /// Largest document accepted, in bytes (`ORIGINHUB_MAX_DOCUMENT_BYTES`).
     pub max_document_bytes: usize,
-    /// Deepest nesting accepted.
+    /// Deepest nesting accepted (`ORIGINHUB_MAX_DEPTH`).
     pub max_depth: usize,
     /// Most submissions written in one transaction (`ORIGINHUB_MAX_BATCH`).
     pub max_batch: usize,
@@ -124,6 +124,7 @@ impl HubConfig {
             "listen",
             "data_dir",
             "max_document_bytes",
+            "max_depth",
             "max_batch",
             "parallel_batches",
             "poll_interval_ms",

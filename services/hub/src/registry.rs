@@ -1,7 +1,8 @@
 //! The registry: members, agreements and compiled profiles, as one immutable snapshot the
 //! request handlers read without locking. It is rebuilt from the store after every change, so
 //! the database stays the one source of truth; the config directory is imported into the store
-//! at start-up.
+//! at start-up, where a member or agreement file does not undo a change the operator API made
+//! after the file last changed ([`file_import`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,7 +13,7 @@ use originhub_core::profile::{Plan, ProfileError, compile};
 use thiserror::Error;
 
 use crate::receipts::custody::IssuerKey;
-use crate::store::{ProfilePut, ProfileRow, RegistryRows, Store, StoreError};
+use crate::store::{DefinitionRow, ProfilePut, ProfileRow, RegistryRows, Store, StoreError};
 
 /// Why the registry could not be loaded or changed.
 #[derive(Debug, Error)]
@@ -136,10 +137,10 @@ impl Registry {
     /// profiles.
     pub fn from_rows(rows: RegistryRows) -> Result<Self, RegistryError> {
         let mut registry = Self::default();
-        for (id, source) in rows.members {
-            let (def, keys) = parse_member(&source, &format!("member {id:?}"))?;
-            registry.issuer_keys.insert(id.clone(), keys);
-            registry.members.insert(id, (def, source));
+        for row in rows.members {
+            let (def, keys) = parse_member(&row.definition, &format!("member {:?}", row.id))?;
+            registry.issuer_keys.insert(row.id.clone(), keys);
+            registry.members.insert(row.id, (def, row.definition));
         }
         for row in rows.profiles {
             let plan = compile_profile(&row.source, &format!("profile {:?}", row.id))?;
@@ -160,10 +161,10 @@ impl Registry {
                 },
             );
         }
-        for (id, source) in rows.agreements {
-            let def = AgreementDef::parse(&source, &format!("agreement {id:?}"))?;
+        for row in rows.agreements {
+            let def = AgreementDef::parse(&row.definition, &format!("agreement {:?}", row.id))?;
             registry.check_agreement(&def)?;
-            registry.agreements.insert(id, (def, source));
+            registry.agreements.insert(row.id, (def, row.definition));
         }
         Ok(registry)
     }
@@ -217,9 +218,69 @@ pub struct RegistryDirs {
     pub profiles: PathBuf,
 }
 
+/// What importing a member's or an agreement's config file does, given what is stored under its
+/// id ([`file_import`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileImport {
+    /// Nothing is stored under the id: the file's definition is stored.
+    New,
+    /// The stored definition is the file's text: nothing changes (nor its time).
+    Same,
+    /// The file changed after the stored definition was stored: the file's replaces it.
+    FileNewer,
+    /// The stored definition was stored after the file last changed (the operator API put it
+    /// while the hub ran): it stays, so a restart does not undo an operator's change.
+    StoredNewer,
+}
+
+/// Decides what importing a config file does. `file_changed_at` is the file's modification
+/// time in microseconds since the Unix epoch; without one the file wins, as an edited file would.
+pub fn file_import(
+    text: &str,
+    file_changed_at: Option<i64>,
+    stored: Option<&DefinitionRow>,
+) -> FileImport {
+    match (stored, file_changed_at) {
+        (None, _) => FileImport::New,
+        (Some(row), _) if row.definition == text => FileImport::Same,
+        (Some(row), Some(changed)) if changed <= row.updated_at => FileImport::StoredNewer,
+        (Some(_), _) => FileImport::FileNewer,
+    }
+}
+
+/// The file's modification time in microseconds since the Unix epoch, if the system has one.
+fn changed_at(path: &Path) -> Option<i64> {
+    let modified = std::fs::metadata(path).ok()?.modified().ok()?;
+    let since_epoch = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
+    i64::try_from(since_epoch.as_micros()).ok()
+}
+
+/// Whether to store a member's or an agreement's config file, by [`file_import`]; says why in the
+/// log when the file and the stored definition differ.
+fn should_store(kind: &str, path: &Path, text: &str, stored: &[DefinitionRow], id: &str) -> bool {
+    let row = stored.iter().find(|row| row.id == id);
+    match file_import(text, changed_at(path), row) {
+        FileImport::New => true,
+        FileImport::Same => false,
+        FileImport::FileNewer => {
+            tracing::info!(file = %path.display(), "{kind} {id:?}: the file changed since the stored definition; importing it");
+            true
+        }
+        FileImport::StoredNewer => {
+            tracing::warn!(
+                file = %path.display(),
+                "{kind} {id:?}: the file differs from the definition the operator API stored after the file last changed; keeping that one (update or remove the file to use it instead)"
+            );
+            false
+        }
+    }
+}
+
 /// Imports the config directories into the store: profiles first (new versions are added, a
 /// changed file under an existing version is an error), then members, then agreements (checked
-/// against what is stored). Returns how many files were read.
+/// against what is stored). A member or agreement file replaces what is stored under its id
+/// unless the operator API stored that after the file last changed ([`file_import`]). Returns
+/// how many files were read.
 pub async fn import<S: Store>(
     store: &S,
     dirs: &RegistryDirs,
@@ -242,14 +303,21 @@ pub async fn import<S: Store>(
         }
         count += 1;
     }
+    let stored = store.registry().await?;
     for (path, source) in toml_files(&dirs.members)? {
         let (def, _) = parse_member(&source, &path.display().to_string())?;
-        store.put_member(&def.id, &source, now).await?;
+        if should_store("member", &path, &source, &stored.members, &def.id) {
+            store.put_member(&def.id, &source, now).await?;
+        }
         count += 1;
     }
     let snapshot = Registry::from_rows(store.registry().await?)?;
     for (path, source) in toml_files(&dirs.agreements)? {
         let def = AgreementDef::parse(&source, &path.display().to_string())?;
+        if !should_store("agreement", &path, &source, &stored.agreements, &def.id) {
+            count += 1;
+            continue;
+        }
         snapshot
             .check_agreement(&def)
             .map_err(|e| DefinitionError {
@@ -260,4 +328,44 @@ pub async fn import<S: Store>(
         count += 1;
     }
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(definition: &str, updated_at: i64) -> DefinitionRow {
+        DefinitionRow {
+            id: "katanga".into(),
+            definition: definition.into(),
+            updated_at,
+        }
+    }
+
+    #[test]
+    fn a_file_replaces_what_is_stored_only_when_it_changed_later() {
+        assert_eq!(file_import("a", Some(5), None), FileImport::New);
+        assert_eq!(
+            file_import("a", Some(50), Some(&stored("a", 10))),
+            FileImport::Same
+        );
+        assert_eq!(
+            file_import("b", Some(50), Some(&stored("a", 10))),
+            FileImport::FileNewer
+        );
+        assert_eq!(
+            file_import("b", Some(10), Some(&stored("a", 50))),
+            FileImport::StoredNewer
+        );
+        // Stored in the same microsecond the file changed: the stored one was put last.
+        assert_eq!(
+            file_import("b", Some(50), Some(&stored("a", 50))),
+            FileImport::StoredNewer
+        );
+        // No modification time: the file wins, as an edited one would.
+        assert_eq!(
+            file_import("b", None, Some(&stored("a", 50))),
+            FileImport::FileNewer
+        );
+    }
 }

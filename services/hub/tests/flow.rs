@@ -9,15 +9,16 @@ use originhub_core::profile::Plan;
 use originhub_hub::certs::DevCa;
 use originhub_hub::client::{ClientFile, sign};
 use originhub_hub::demo::{self, BILATERAL, Exchange, Factory, MULTILATERAL};
-use originhub_hub::hub::{Hub, HubSettings};
+use originhub_hub::hub::{Hub, HubSettings, now_micros};
 use originhub_hub::identity::Role;
 use originhub_hub::proto::audit_service_client::AuditServiceClient;
 use originhub_hub::proto::export_events_response::Part;
 use originhub_hub::proto::member_service_client::MemberServiceClient;
+use originhub_hub::proto::operator_service_client::OperatorServiceClient;
 use originhub_hub::proto::{
-    AckRequest, Delivery, DeliveryState, GetProfileRequest, GetStatusRequest, ListMembersRequest,
-    PutAgreementRequest, PutMemberRequest, PutProfileRequest, SubmitRequest, SubmitResponse,
-    SubscribeRequest, SubscribeResponse,
+    AckRequest, Delivery, DeliveryState, GetMemberRequest, GetProfileRequest, GetStatusRequest,
+    ListMembersRequest, PutAgreementRequest, PutMemberRequest, PutProfileRequest, SubmitRequest,
+    SubmitResponse, SubscribeRequest, SubscribeResponse,
 };
 use originhub_hub::proto::{
     ExportEventsRequest, GetCheckpointRequest, GetConsistencyProofRequest,
@@ -821,6 +822,56 @@ async fn operator_manages_the_registry<S: Store>(hub: TestHub<S>) {
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(status.message().contains("nobody"));
+
+    // A member changed through the API keeps that change when the hub imports its config folder
+    // again (as at a restart), unless the file is changed after it.
+    let dirs = originhub_hub::config::HubConfig::load(Some(&hub.dir.path().join("hub.toml")))
+        .unwrap()
+        .registry_dirs();
+    let reimport = || async {
+        originhub_hub::registry::import(&*hub.hub.store, &dirs, now_micros())
+            .await
+            .unwrap();
+        hub.hub.reload().await.unwrap();
+    };
+    let member_toml = |operator: &OperatorServiceClient<Channel>| {
+        let mut operator = operator.clone();
+        async move {
+            operator
+                .get_member(GetMemberRequest {
+                    id: "katanga".into(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .member
+                .unwrap()
+                .toml
+        }
+    };
+    let file = hub.dir.path().join("members/katanga.toml");
+    let on_file = std::fs::read_to_string(&file).unwrap();
+    let renamed = on_file.replacen("name = \"", "name = \"Renamed ", 1);
+    assert_ne!(renamed, on_file);
+    operator
+        .put_member(PutMemberRequest {
+            toml: renamed.clone(),
+        })
+        .await
+        .unwrap();
+    reimport().await;
+    assert_eq!(member_toml(&operator).await, renamed);
+    let edited = on_file.replacen("name = \"", "name = \"Edited ", 1);
+    std::fs::write(&file, &edited).unwrap();
+    // Set past the put's time explicitly: the kernel stamps files with a coarse clock.
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(1))
+        .unwrap();
+    reimport().await;
+    assert_eq!(member_toml(&operator).await, edited);
 
     let stats = operator
         .get_delivery_stats(originhub_hub::proto::GetDeliveryStatsRequest {})

@@ -317,14 +317,26 @@ pub enum ProfilePut {
     Conflict,
 }
 
+/// A member's or an agreement's definition as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefinitionRow {
+    /// Its id.
+    pub id: String,
+    /// Its TOML.
+    pub definition: String,
+    /// When it was last stored (microseconds since the Unix epoch): by the operator API, or by
+    /// importing a config file.
+    pub updated_at: i64,
+}
+
 /// The registry as stored: members and agreements as their TOML, every profile version in the
 /// order stored.
 #[derive(Debug, Clone, Default)]
 pub struct RegistryRows {
-    /// (id, definition).
-    pub members: Vec<(String, String)>,
-    /// (id, definition).
-    pub agreements: Vec<(String, String)>,
+    /// By id.
+    pub members: Vec<DefinitionRow>,
+    /// By id.
+    pub agreements: Vec<DefinitionRow>,
     /// Oldest first.
     pub profiles: Vec<ProfileRow>,
 }

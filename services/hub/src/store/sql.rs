@@ -213,12 +213,25 @@ macro_rules! impl_store {
             }
 
             async fn registry(&self) -> Result<$crate::store::RegistryRows, $crate::store::StoreError> {
-                let members = sqlx::query_as("SELECT id, definition FROM members ORDER BY id")
-                    .fetch_all(&self.pool)
-                    .await?;
-                let agreements = sqlx::query_as("SELECT id, definition FROM agreements ORDER BY id")
-                    .fetch_all(&self.pool)
-                    .await?;
+                let definitions = |rows: Vec<(String, String, i64)>| {
+                    rows.into_iter()
+                        .map(|(id, definition, updated_at)| $crate::store::DefinitionRow {
+                            id,
+                            definition,
+                            updated_at,
+                        })
+                        .collect()
+                };
+                let members = definitions(
+                    sqlx::query_as("SELECT id, definition, updated_at FROM members ORDER BY id")
+                        .fetch_all(&self.pool)
+                        .await?,
+                );
+                let agreements = definitions(
+                    sqlx::query_as("SELECT id, definition, updated_at FROM agreements ORDER BY id")
+                        .fetch_all(&self.pool)
+                        .await?,
+                );
                 let profiles: Vec<(String, String, String)> =
                     sqlx::query_as("SELECT id, version, source FROM profiles ORDER BY seq")
                         .fetch_all(&self.pool)

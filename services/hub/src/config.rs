@@ -137,21 +137,26 @@ impl HubConfig {
             .merge(environment)
             .merge(Env::raw().only(&["database_url"]));
         let mut config: Self = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
-        if let Some((name, why)) = config.zero_setting() {
-            // Where the 0 came from: the file, or an environment variable over it.
-            let from = match figment.find_metadata(name) {
-                Some(found) if found.name == environment_source => {
-                    format!(" (set by {ENV_PREFIX}{})", name.to_ascii_uppercase())
-                }
-                Some(found) => match &found.source {
-                    Some(Source::File(path)) => format!(" (set in {})", path.display()),
-                    _ => String::new(),
-                },
-                None => String::new(),
-            };
-            return Err(ConfigError(format!(
-                "{name} must be at least 1: with 0 {why}{from}"
-            )));
+        let zeros: Vec<String> = config
+            .zero_settings()
+            .into_iter()
+            .map(|(name, why)| {
+                // Where the 0 came from: the file, or an environment variable over it.
+                let from = match figment.find_metadata(name) {
+                    Some(found) if found.name == environment_source => {
+                        format!(" (set by {ENV_PREFIX}{})", name.to_ascii_uppercase())
+                    }
+                    Some(found) => match &found.source {
+                        Some(Source::File(path)) => format!(" (set in {})", path.display()),
+                        _ => String::new(),
+                    },
+                    None => String::new(),
+                };
+                format!("{name} must be at least 1: with 0 {why}{from}")
+            })
+            .collect();
+        if !zeros.is_empty() {
+            return Err(ConfigError(zeros.join("; ")));
         }
         let base = file
             .and_then(Path::parent)
@@ -161,10 +166,10 @@ impl HubConfig {
         Ok(config)
     }
 
-    /// The first setting that counts or times something and is 0, with what the 0 would do: no
-    /// hub runs with one, and several would fail quietly later (a subscription polling without
+    /// Every setting that counts or times something and is 0, with what the 0 would do: no hub
+    /// runs with one, and several would fail quietly later (a subscription polling without
     /// pause, every document refused) instead of at start.
-    fn zero_setting(&self) -> Option<(&'static str, &'static str)> {
+    fn zero_settings(&self) -> Vec<(&'static str, &'static str)> {
         let zeros = [
             (
                 "max_document_bytes",
@@ -199,8 +204,9 @@ impl HubConfig {
         ];
         zeros
             .into_iter()
-            .find(|(_, zero, _)| *zero)
+            .filter(|(_, zero, _)| *zero)
             .map(|(name, _, why)| (name, why))
+            .collect()
     }
 
     fn resolve(&mut self, base: &Path) {
@@ -308,6 +314,14 @@ mod tests {
             std::fs::write(&file, format!("{name} = 1\n")).unwrap();
             assert!(HubConfig::load(Some(&file)).is_ok(), "{name} = 1");
         }
+        // Every 0 is named at once, in one message, so one edit fixes them all.
+        std::fs::write(&file, "max_batch = 0\npoll_interval_ms = 0\n").unwrap();
+        let error = HubConfig::load(Some(&file)).unwrap_err().to_string();
+        let set_in = format!(" (set in {})", file.display());
+        assert!(
+            error.contains(&format!("max_batch must be at least 1: with 0 no transaction could hold a submission{set_in}; poll_interval_ms must be at least 1: ")),
+            "{error}"
+        );
         std::fs::write(&file, "tls_handshake_timeout_ms = 2500\n").unwrap();
         assert_eq!(
             HubConfig::load(Some(&file))

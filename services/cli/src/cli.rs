@@ -406,7 +406,8 @@ pub(crate) struct InboxArgs {
     /// Folder to save deliveries in.
     #[arg(long, default_value = "inbox", value_name = "DIR")]
     pub(crate) out: PathBuf,
-    /// Keep waiting for new deliveries (Ctrl-C to stop).
+    /// Keep waiting for new deliveries, and subscribe again whenever the hub is lost (it stops,
+    /// restarts or cannot be reached); Ctrl-C to stop.
     #[arg(long)]
     pub(crate) follow: bool,
     /// Resume after this delivery sequence (0: every unacknowledged delivery).

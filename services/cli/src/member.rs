@@ -1,5 +1,6 @@
 //! The member commands: `submit`, `inbox` and `status`, each acting as the identity of a client
-//! file. A refusal by the hub exits 1 with its reasons; a connection or usage problem exits 2.
+//! file. A refusal by the hub exits 1 with its reasons; a connection or usage problem exits 2,
+//! except under `inbox --follow`, which subscribes again until the hub is back.
 
 use std::io::Read;
 use std::path::Path;
@@ -159,11 +160,90 @@ fn save(dir: &Path, delivery: &Delivery, hub_key: Option<&str>) -> anyhow::Resul
     )
 }
 
+/// How one subscription of `inbox` ended.
+enum Ended {
+    /// The backlog is saved (without `--follow`).
+    Drained,
+    /// The hub went away, is stopping or could not be reached: subscribing again may work.
+    Lost(String),
+    /// The hub refused, and asking again will not change that.
+    Refused(tonic::Status),
+}
+
+impl From<tonic::Status> for Ended {
+    fn from(status: tonic::Status) -> Self {
+        use tonic::Code;
+        match status.code() {
+            Code::Unavailable | Code::Unknown | Code::Cancelled | Code::DeadlineExceeded => {
+                Self::Lost(format!("{:?}: {}", status.code(), status.message()))
+            }
+            _ => Self::Refused(status),
+        }
+    }
+}
+
+/// The first wait before `inbox --follow` subscribes again after losing the hub; each failed
+/// attempt doubles it, up to [`RESUBSCRIBE_MAX`].
+const RESUBSCRIBE_FIRST: std::time::Duration = std::time::Duration::from_secs(1);
+const RESUBSCRIBE_MAX: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub(crate) async fn inbox(args: InboxArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let file = ClientFile::load(&args.client.client)?;
-    let mut client = file.member().await?;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut saved = 0usize;
+    let mut wait = RESUBSCRIBE_FIRST;
+    loop {
+        let mut subscribed = false;
+        let ended = tokio::select! {
+            ended = receive(&file, &args, &mut saved, &mut subscribed) => ended?,
+            _ = &mut ctrl_c => break,
+        };
+        match ended {
+            Ended::Drained => break,
+            Ended::Refused(status) => return Ok(refused(&status)),
+            Ended::Lost(reason) if args.follow => {
+                if subscribed {
+                    wait = RESUBSCRIBE_FIRST;
+                }
+                eprintln!(
+                    "lost the hub ({reason}); subscribing again in {} s",
+                    wait.as_secs()
+                );
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    _ = &mut ctrl_c => break,
+                }
+                wait = (wait * 2).min(RESUBSCRIBE_MAX);
+            }
+            Ended::Lost(reason) => anyhow::bail!(
+                "lost the hub: {reason} ({saved} delivery(ies) saved and acknowledged before; run \
+                 inbox again for the rest)"
+            ),
+        }
+    }
+    eprintln!(
+        "{saved} delivery(ies) saved and acknowledged in {}",
+        args.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One subscription: saves and acknowledges deliveries until it ends. It always asks from
+/// `--after`: everything saved before was acknowledged, so the hub sends only the rest.
+async fn receive(
+    file: &ClientFile,
+    args: &InboxArgs,
+    saved: &mut usize,
+    subscribed: &mut bool,
+) -> anyhow::Result<Ended> {
+    let mut client = match file.member().await {
+        Ok(client) => client,
+        Err(error) if args.follow => return Ok(Ended::Lost(error.to_string())),
+        Err(error) => return Err(error.into()),
+    };
     let mut stream = match client
         .subscribe(SubscribeRequest {
             after_sequence: args.after,
@@ -172,18 +252,13 @@ pub(crate) async fn inbox(args: InboxArgs) -> anyhow::Result<ExitCode> {
         .await
     {
         Ok(stream) => stream.into_inner(),
-        Err(status) => return Ok(refused(&status)),
+        Err(status) => return Ok(status.into()),
     };
-    let mut saved = 0usize;
-    loop {
-        let next = tokio::select! {
-            next = stream.next() => next,
-            _ = tokio::signal::ctrl_c() => None,
-        };
-        let Some(message) = next else { break };
+    *subscribed = true;
+    while let Some(message) = stream.next().await {
         let delivery = match message {
             Ok(message) => message.delivery.unwrap_or_default(),
-            Err(status) => return Ok(refused(&status)),
+            Err(status) => return Ok(status.into()),
         };
         save(&args.out, &delivery, file.hub_key.as_deref())?;
         if let Err(status) = client
@@ -192,9 +267,9 @@ pub(crate) async fn inbox(args: InboxArgs) -> anyhow::Result<ExitCode> {
             })
             .await
         {
-            return Ok(refused(&status));
+            return Ok(status.into());
         }
-        saved += 1;
+        *saved += 1;
         let losses = delivery.not_representable.len();
         println!(
             "#{} {} from {} under {} -> {}{}",
@@ -215,11 +290,12 @@ pub(crate) async fn inbox(args: InboxArgs) -> anyhow::Result<ExitCode> {
             }
         );
     }
-    eprintln!(
-        "{saved} delivery(ies) saved and acknowledged in {}",
-        args.out.display()
-    );
-    Ok(ExitCode::SUCCESS)
+    // A followed subscription ends only when the hub goes; an unfollowed one after its backlog.
+    Ok(if args.follow {
+        Ended::Lost("the hub ended the subscription".into())
+    } else {
+        Ended::Drained
+    })
 }
 
 pub(crate) async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {

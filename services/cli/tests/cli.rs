@@ -736,6 +736,102 @@ fn operator_commands_manage_a_running_hub() {
     hub.terminate();
 }
 
+/// Lines a child process writes to a pipe, read on a thread of their own so a test can wait
+/// for the next with a timeout.
+fn lines_of(pipe: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(pipe)) {
+            let Ok(line) = line else { break };
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receive
+}
+
+/// The next line that contains `expected`, within 30 s.
+fn line_saying(lines: &std::sync::mpsc::Receiver<String>, expected: &str) -> String {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains(expected) => return line,
+            Ok(_) => {}
+            Err(e) => panic!("no line saying {expected:?}: {e}"),
+        }
+    }
+}
+
+#[test]
+fn inbox_follow_subscribes_again_after_a_hub_restart() {
+    let (dir, data, _) = demo_folder("follow", 2);
+    let served = serve(&data.join("hub.toml"));
+    let inbox = dir.join("inbox");
+    let mut follow = Command::new(env!("CARGO_BIN_EXE_originhub"))
+        .args([
+            "inbox",
+            "--follow",
+            "--client",
+            data.join("clients/concordia.toml").to_str().unwrap(),
+            "--out",
+            inbox.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let following = Reaper(Some(follow.id()));
+    let saved = lines_of(follow.stdout.take().unwrap());
+    let said = lines_of(follow.stderr.take().unwrap());
+    // Adjikistan signs and sends a certificate for Concordia under the multilateral agreement.
+    let submit = |id: &str| {
+        let mut certificate: Value = serde_json::from_slice(
+            &std::fs::read(repo().join("profiles/samples/canonical-json.json")).unwrap(),
+        )
+        .unwrap();
+        certificate["id"] = id.into();
+        certificate["agreement"] = "FRTA".into();
+        certificate["export_country"] = "XA".into();
+        certificate["import_country"] = "XC".into();
+        let file = dir.join(format!("{id}.json"));
+        std::fs::write(&file, certificate.to_string()).unwrap();
+        succeeded(&originhub(
+            &[
+                "submit",
+                "--client",
+                data.join("clients/adjikistan.toml").to_str().unwrap(),
+                "--agreement",
+                "FRTA",
+                "--profile",
+                "canonical-json",
+                file.to_str().unwrap(),
+            ],
+            None,
+        ));
+    };
+    submit("FOLLOW-1");
+    line_saying(&saved, "FOLLOW-1 from adjikistan under FRTA");
+    // The hub stops: the inbox says so and keeps trying; once the hub is back on the same
+    // address, it receives what was sent meanwhile.
+    served.terminate();
+    line_saying(&said, "lost the hub (Unavailable: the hub is shutting down");
+    let served = serve(&data.join("hub.toml"));
+    submit("FOLLOW-2");
+    line_saying(&saved, "FOLLOW-2 from adjikistan under FRTA");
+    let interrupt = Command::new("kill")
+        .args(["-INT", &follow.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupt.success());
+    let status = follow.wait().unwrap();
+    following.disarm();
+    assert!(status.success(), "inbox exited with {status}");
+    line_saying(&said, "2 delivery(ies) saved and acknowledged");
+    served.terminate();
+}
+
 #[test]
 fn dev_certs_writes_client_files() {
     let dir = scratch("certs");

@@ -571,6 +571,15 @@ async fn reconnect_resume_and_order<S: Store>(hub: TestHub<S>) {
         .unwrap();
     assert_eq!(arrived.tracking_id, newest.tracking_id);
     hub.stop().await;
+    // Stopping the hub ends the live subscription with UNAVAILABLE (subscribe again), not as if
+    // its backlog were done.
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), live.next())
+        .await
+        .expect("the subscription ends when the hub stops")
+        .expect("with a status, not a bare end");
+    let status = ended.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert!(status.message().contains("shutting down"), "{status:?}");
 }
 
 async fn members_see_only_their_own<S: Store>(hub: TestHub<S>) {

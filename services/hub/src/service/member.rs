@@ -314,7 +314,7 @@ async fn stream_deliveries<S: Store>(
     let mut synced: Option<i64> = None;
     loop {
         if *closing.borrow_and_update() {
-            return;
+            return shutting_down(&out);
         }
         wake.borrow_and_update();
         let followed = synced.and_then(|from| hub.shared.feed.follow(from, &receiver));
@@ -358,9 +358,19 @@ async fn stream_deliveries<S: Store>(
             changed = wake.changed() => if changed.is_err() { return },
             () = tokio::time::sleep(hub.settings.poll_interval) => synced = None,
             () = out.closed() => return,
-            _ = closing.changed() => return,
+            _ = closing.changed() => return shutting_down(&out),
         }
     }
+}
+
+/// Ends a subscription because the hub is stopping, with `UNAVAILABLE`, so its client knows to
+/// subscribe again (to another replica, or to this one once it is back) rather than taking the
+/// end of the stream for the end of its backlog. `try_send`: a client that does not read must
+/// not hold up the shutdown; its stream then ends without the status.
+fn shutting_down(out: &mpsc::Sender<Result<SubscribeResponse, Status>>) {
+    let _ = out.try_send(Err(Status::unavailable(
+        "the hub is shutting down; subscribe again to receive the rest",
+    )));
 }
 
 type DeliveryStream = Pin<Box<dyn Stream<Item = Result<SubscribeResponse, Status>> + Send>>;

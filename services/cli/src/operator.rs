@@ -12,9 +12,9 @@ use anyhow::Context;
 use originhub_hub::client::ClientFile;
 use originhub_hub::proto::operator_service_client::OperatorServiceClient;
 use originhub_hub::proto::{
-    GetAgreementRequest, GetDeliveryStatsRequest, GetMemberRequest, GetProfileRequest,
-    ListAgreementsRequest, ListMembersRequest, ListProfilesRequest, PutAgreementRequest,
-    PutMemberRequest, PutProfileRequest,
+    Agreement, GetAgreementRequest, GetDeliveryStatsRequest, GetMemberRequest, GetProfileRequest,
+    ListAgreementsRequest, ListMembersRequest, ListProfilesRequest, Member, Profile,
+    PutAgreementRequest, PutMemberRequest, PutProfileRequest,
 };
 use serde_json::json;
 use tonic::transport::Channel;
@@ -45,6 +45,36 @@ struct Entry {
     id: String,
     version: Option<String>,
     toml: String,
+}
+
+impl From<Member> for Entry {
+    fn from(member: Member) -> Self {
+        Self {
+            id: member.id,
+            version: None,
+            toml: member.toml,
+        }
+    }
+}
+
+impl From<Agreement> for Entry {
+    fn from(agreement: Agreement) -> Self {
+        Self {
+            id: agreement.id,
+            version: None,
+            toml: agreement.toml,
+        }
+    }
+}
+
+impl From<Profile> for Entry {
+    fn from(profile: Profile) -> Self {
+        Self {
+            id: profile.id,
+            version: Some(profile.version),
+            toml: profile.toml,
+        }
+    }
 }
 
 impl Entry {
@@ -129,47 +159,25 @@ fn print_table(headings: &[&str], rows: &[Vec<String>]) {
     }
 }
 
+fn entries<T: Into<Entry>>(all: Vec<T>) -> Vec<Entry> {
+    all.into_iter().map(Into::into).collect()
+}
+
 async fn list(args: OperatorListArgs) -> anyhow::Result<ExitCode> {
     let mut client = connect(&args.client).await?;
     let answer = match args.kind {
-        RegistryKind::Member => client.list_members(ListMembersRequest {}).await.map(|r| {
-            r.into_inner()
-                .members
-                .into_iter()
-                .map(|m| Entry {
-                    id: m.id,
-                    version: None,
-                    toml: m.toml,
-                })
-                .collect::<Vec<_>>()
-        }),
-        RegistryKind::Agreement => {
-            client
-                .list_agreements(ListAgreementsRequest {})
-                .await
-                .map(|r| {
-                    r.into_inner()
-                        .agreements
-                        .into_iter()
-                        .map(|a| Entry {
-                            id: a.id,
-                            version: None,
-                            toml: a.toml,
-                        })
-                        .collect()
-                })
-        }
-        RegistryKind::Profile => client.list_profiles(ListProfilesRequest {}).await.map(|r| {
-            r.into_inner()
-                .profiles
-                .into_iter()
-                .map(|p| Entry {
-                    id: p.id,
-                    version: Some(p.version),
-                    toml: p.toml,
-                })
-                .collect()
-        }),
+        RegistryKind::Member => client
+            .list_members(ListMembersRequest {})
+            .await
+            .map(|r| entries(r.into_inner().members)),
+        RegistryKind::Agreement => client
+            .list_agreements(ListAgreementsRequest {})
+            .await
+            .map(|r| entries(r.into_inner().agreements)),
+        RegistryKind::Profile => client
+            .list_profiles(ListProfilesRequest {})
+            .await
+            .map(|r| entries(r.into_inner().profiles)),
     };
     let entries = match answer {
         Ok(entries) => entries,
@@ -204,37 +212,26 @@ async fn get(args: OperatorGetArgs) -> anyhow::Result<ExitCode> {
         RegistryKind::Member => client
             .get_member(GetMemberRequest { id })
             .await
-            .map(|r| (r.into_inner().member.map(|m| (m.id, None, m.toml)), vec![])),
-        RegistryKind::Agreement => {
-            client
-                .get_agreement(GetAgreementRequest { id })
-                .await
-                .map(|r| {
-                    (
-                        r.into_inner().agreement.map(|a| (a.id, None, a.toml)),
-                        vec![],
-                    )
-                })
-        }
+            .map(|r| (r.into_inner().member.map(Entry::from), Vec::new())),
+        RegistryKind::Agreement => client
+            .get_agreement(GetAgreementRequest { id })
+            .await
+            .map(|r| (r.into_inner().agreement.map(Entry::from), Vec::new())),
         RegistryKind::Profile => client
             .get_profile(GetProfileRequest { id, version })
             .await
             .map(|r| {
                 let r = r.into_inner();
-                (
-                    r.profile.map(|p| (p.id, Some(p.version), p.toml)),
-                    r.versions,
-                )
+                (r.profile.map(Entry::from), r.versions)
             }),
     };
     let (found, versions) = match answer {
         Ok(answer) => answer,
         Err(status) => return Ok(refused(&status)),
     };
-    let Some((id, version, toml)) = found else {
+    let Some(entry) = found else {
         anyhow::bail!("the hub answered without the definition");
     };
-    let entry = Entry { id, version, toml };
     if args.json {
         let mut out = entry.json();
         if args.kind == RegistryKind::Profile {

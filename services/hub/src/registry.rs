@@ -314,17 +314,15 @@ pub async fn import<S: Store>(
     let snapshot = Registry::from_rows(store.registry().await?)?;
     for (path, source) in toml_files(&dirs.agreements)? {
         let def = AgreementDef::parse(&source, &path.display().to_string())?;
-        if !should_store("agreement", &path, &source, &stored.agreements, &def.id) {
-            count += 1;
-            continue;
+        if should_store("agreement", &path, &source, &stored.agreements, &def.id) {
+            snapshot
+                .check_agreement(&def)
+                .map_err(|e| DefinitionError {
+                    what: path.display().to_string(),
+                    message: e.message,
+                })?;
+            store.put_agreement(&def.id, &source, now).await?;
         }
-        snapshot
-            .check_agreement(&def)
-            .map_err(|e| DefinitionError {
-                what: path.display().to_string(),
-                message: e.message,
-            })?;
-        store.put_agreement(&def.id, &source, now).await?;
         count += 1;
     }
     Ok(count)

@@ -343,28 +343,7 @@ fn summarize(
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        println!(
-            "{:<8} {:>9} {:>9} {:>12} {:>17} {:>9} {:>9}",
-            "agreement",
-            "submitted",
-            "delivered",
-            "acknowledged",
-            "not representable",
-            "p50 ms",
-            "p99 ms"
-        );
-        for row in &rows {
-            println!(
-                "{:<8} {:>9} {:>9} {:>12} {:>17} {:>9.1} {:>9.1}",
-                row["agreement"].as_str().unwrap_or(""),
-                row["submitted"].as_u64().unwrap_or(0),
-                row["delivered"].as_u64().unwrap_or(0),
-                row["acknowledged"].as_u64().unwrap_or(0),
-                row["not_representable"].as_u64().unwrap_or(0),
-                row["latency_ms"]["p50"].as_f64().unwrap_or(0.0),
-                row["latency_ms"]["p99"].as_f64().unwrap_or(0.0),
-            );
-        }
+        print!("{}", agreement_table(&rows));
         println!(
             "total: {submitted} submitted, {} delivered, {acknowledged} acknowledged in {:.1} s on {}",
             tally.seen.len(),
@@ -388,4 +367,75 @@ fn summarize(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The summary's table, one line per agreement: each column right-aligned under its heading, the
+/// first as wide as the longest agreement id (they are the operator's to choose).
+fn agreement_table(rows: &[serde_json::Value]) -> String {
+    use std::fmt::Write as _;
+    let width = rows
+        .iter()
+        .filter_map(|row| row["agreement"].as_str())
+        .map(str::len)
+        .chain(["agreement".len()])
+        .max()
+        .unwrap_or_default();
+    let mut table = format!(
+        "{:<width$} {:>9} {:>9} {:>12} {:>17} {:>9} {:>9}\n",
+        "agreement",
+        "submitted",
+        "delivered",
+        "acknowledged",
+        "not representable",
+        "p50 ms",
+        "p99 ms"
+    );
+    for row in rows {
+        let _ = writeln!(
+            table,
+            "{:<width$} {:>9} {:>9} {:>12} {:>17} {:>9.1} {:>9.1}",
+            row["agreement"].as_str().unwrap_or(""),
+            row["submitted"].as_u64().unwrap_or(0),
+            row["delivered"].as_u64().unwrap_or(0),
+            row["acknowledged"].as_u64().unwrap_or(0),
+            row["not_representable"].as_u64().unwrap_or(0),
+            row["latency_ms"]["p50"].as_f64().unwrap_or(0.0),
+            row["latency_ms"]["p99"].as_f64().unwrap_or(0.0),
+        );
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn the_table_keeps_its_columns_under_their_headings() {
+        let row = |agreement: &str| {
+            json!({"agreement": agreement, "submitted": 38, "delivered": 38, "acknowledged": 38,
+                "not_representable": 319, "latency_ms": {"p50": 3.0, "p99": 46.9}})
+        };
+        let table = super::agreement_table(&[row("BCFTA"), row("ASEAN-AUSTRALIA-NZ")]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 3, "{table}");
+        // Every column but the first is right-aligned: each line ends its cells where the
+        // heading ends its names.
+        let ends = |line: &str| -> Vec<usize> {
+            let mut ends = Vec::new();
+            let bytes = line.as_bytes();
+            for (i, b) in bytes.iter().enumerate() {
+                if *b != b' ' && bytes.get(i + 1).is_none_or(|next| *next == b' ') {
+                    ends.push(i);
+                }
+            }
+            ends
+        };
+        let heading = lines[0].replace("not representable", "not_representable");
+        let heading = heading.replace(" ms", "_ms");
+        let expected = ends(&heading);
+        for line in &lines[1..] {
+            assert_eq!(ends(line)[1..], expected[1..], "{table}");
+        }
+    }
 }

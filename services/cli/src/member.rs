@@ -334,9 +334,16 @@ pub(crate) async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
             status.agreement,
             time_text(receipt.accepted_at.as_ref())
         );
+        // Member ids are the operator's to choose: the columns follow the longest.
+        let width = status
+            .receivers
+            .iter()
+            .map(|r| r.receiver.len())
+            .max()
+            .unwrap_or_default();
         for r in &status.receivers {
             println!(
-                "  {:<12} {:<13} {} {}",
+                "  {:<width$} {:<13} {} {}",
                 r.receiver,
                 state(r.state),
                 r.profile,

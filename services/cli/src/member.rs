@@ -342,13 +342,14 @@ pub(crate) async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
             .max()
             .unwrap_or_default();
         for r in &status.receivers {
-            println!(
+            let line = format!(
                 "  {:<width$} {:<13} {} {}",
                 r.receiver,
                 state(r.state),
                 r.profile,
                 time_text(r.acknowledged_at.as_ref())
             );
+            println!("{}", line.trim_end());
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,5 +1,7 @@
 //! `originhub serve`.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -19,24 +21,34 @@ pub(crate) fn init_logging() {
         .try_init();
 }
 
-/// Ctrl-C, or SIGTERM (what service managers send).
-async fn stop_signal() {
+/// Ctrl-C, or SIGTERM (what service managers send). The handlers are in place once this
+/// returns, not when the future is first polled (which is only once the hub serves): a signal
+/// that comes while the hub is still starting stops it gracefully as soon as it runs, instead of
+/// killing it with the signal's default action.
+fn stop_signal() -> Pin<Box<dyn Future<Output = ()> + Send>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
+        if let (Ok(mut term), Ok(mut interrupt)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            return Box::pin(async move {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = term.recv() => {}
+                }
+            });
         }
     }
-    let _ = tokio::signal::ctrl_c().await;
+    Box::pin(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_logging();
+    let stop = stop_signal();
     let config = HubConfig::load(args.config.as_deref())?;
     let listener = TcpListener::bind(&config.listen)
         .await
@@ -67,7 +79,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         config.data_dir.display()
     );
     originhub_hub::launch::serve(&config, listener, async {
-        stop_signal().await;
+        stop.await;
         eprintln!("shutting down: open subscriptions end, requests in flight finish");
     })
     .await?;

@@ -862,3 +862,39 @@ fn dev_certs_writes_client_files() {
         assert!(dir.join("certs").join(name).is_file(), "{name}");
     }
 }
+
+#[test]
+fn serve_with_no_config_says_what_its_registry_lacks() {
+    // An empty folder: no config, no profiles, members or agreements beside it.
+    let dir = scratch("bare-serve");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_originhub"))
+        .arg("serve")
+        .current_dir(&dir)
+        .env("ORIGINHUB_LISTEN", "127.0.0.1:0")
+        .env("RUST_LOG", "warn")
+        .env("NO_COLOR", "1")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let reaper = Reaper(Some(child.id()));
+    let lines = lines_of(child.stderr.take().unwrap());
+    line_saying(&lines, "made development certificates in data/certs");
+    line_saying(&lines, "listening on https://127.0.0.1:");
+    for kind in ["profiles", "members", "agreements"] {
+        let warning = line_saying(&lines, &format!("the hub has no {kind}"));
+        let folder = dir.join(kind);
+        assert!(
+            warning.contains(&format!("the folder {} does not exist", folder.display())),
+            "{warning}"
+        );
+        assert!(warning.contains("originhub operator put"), "{warning}");
+    }
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = child.wait().unwrap();
+    reaper.disarm();
+    assert!(status.success(), "serve exited with {status}");
+}

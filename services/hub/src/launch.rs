@@ -92,6 +92,29 @@ async fn serve_with<S: Store>(
         profiles = registry.profiles.len(),
         "registry loaded"
     );
+    // A hub started in the wrong folder, or with no config, would otherwise run empty in
+    // silence and refuse every submission as naming an unknown agreement.
+    let dirs = config.registry_dirs();
+    for (kind, count, folder) in [
+        ("profiles", registry.profiles.len(), &dirs.profiles),
+        ("members", registry.members.len(), &dirs.members),
+        ("agreements", registry.agreements.len(), &dirs.agreements),
+    ] {
+        if count == 0 {
+            let state = if folder.is_dir() {
+                "holds no *.toml"
+            } else {
+                "does not exist"
+            };
+            let folder = std::path::absolute(folder).unwrap_or_else(|_| folder.clone());
+            tracing::warn!(
+                "the hub has no {kind}: the database holds none and the folder {} {state}; no \
+                 certificate can be routed until some are added there (read at start) or with \
+                 `originhub operator put`",
+                folder.display()
+            );
+        }
+    }
     run(hub, listener, tls, shutdown).await?;
     Ok(())
 }

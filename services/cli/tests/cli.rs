@@ -587,19 +587,29 @@ fn serve(config: &Path) -> Served {
 impl Served {
     /// Sends SIGTERM, as a service manager does, and returns what the server wrote after its
     /// first line; it must exit 0.
-    fn terminate(mut self) -> String {
-        let term = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(term.success());
-        let status = self.child.wait().unwrap();
-        self.reaper.disarm();
-        assert!(status.success(), "serve exited with {status}");
+    fn terminate(self) -> String {
+        let Served {
+            mut child,
+            reaper,
+            mut stderr,
+        } = self;
+        stop_with(&mut child, reaper, "-TERM");
         let mut rest = String::new();
-        std::io::Read::read_to_string(&mut self.stderr, &mut rest).unwrap();
+        std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
         rest
     }
+}
+
+/// Sends `signal` (`-TERM`, `-INT`) to `child` and waits for it, which must exit 0.
+fn stop_with(child: &mut std::process::Child, reaper: Reaper, signal: &str) {
+    let sent = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+    reaper.disarm();
+    assert!(status.success(), "after {signal} it exited with {status}");
 }
 
 #[test]
@@ -820,14 +830,7 @@ fn inbox_follow_subscribes_again_after_a_hub_restart() {
     let served = serve(&data.join("hub.toml"));
     submit("FOLLOW-2");
     line_saying(&saved, "FOLLOW-2 from adjikistan under FRTA");
-    let interrupt = Command::new("kill")
-        .args(["-INT", &follow.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(interrupt.success());
-    let status = follow.wait().unwrap();
-    following.disarm();
-    assert!(status.success(), "inbox exited with {status}");
+    stop_with(&mut follow, following, "-INT");
     line_saying(&said, "2 delivery(ies) saved and acknowledged");
     served.terminate();
 }
@@ -889,12 +892,6 @@ fn serve_with_no_config_says_what_its_registry_lacks() {
         );
         assert!(warning.contains("originhub operator put"), "{warning}");
     }
-    let term = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(term.success());
-    let status = child.wait().unwrap();
-    reaper.disarm();
-    assert!(status.success(), "serve exited with {status}");
+    // Right after start-up: the stop signal must already be caught.
+    stop_with(&mut child, reaper, "-TERM");
 }

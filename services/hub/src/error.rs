@@ -1,6 +1,13 @@
 //! Every error a client can see, and its gRPC status code: the one place the mapping lives.
 //! Invalid documents carry `google.rpc.BadRequest` field violations; routing refusals carry
 //! `google.rpc.PreconditionFailure`.
+//!
+//! A status travels in HTTP/2 trailers, whose size clients cap (hyper at 16 KiB, gRPC Java at
+//! 8 KiB by default); past the cap a client sees a protocol error instead of the refusal. The
+//! message is in the trailers twice (`grpc-message`, and inside `grpc-status-details-bin` in
+//! base64), and it and the violations can quote what the caller sent, so both are clipped here:
+//! at most [`MAX_MESSAGE_BYTES`] of message and [`MAX_VIOLATION_BYTES`] of violations, about
+//! 6 KiB of trailers at worst.
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -114,16 +121,68 @@ impl From<RegistryError> for ApiError {
     }
 }
 
+/// The most of a status message sent, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 512;
+/// The most of a refusal's field violations sent, paths and descriptions together, in bytes.
+pub const MAX_VIOLATION_BYTES: usize = 3 * 1024;
+/// The most of one violation's field path, and of its description (which may quote the value).
+const MAX_FIELD_BYTES: usize = 200;
+const MAX_DESCRIPTION_BYTES: usize = 300;
+
+/// `text` cut to at most `max` bytes at a character boundary, ending in "…" where it was cut.
+fn clip(text: String, max: usize) -> String {
+    const CUT: &str = "…";
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max.saturating_sub(CUT.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut clipped = text;
+    clipped.truncate(end);
+    clipped.push_str(CUT);
+    clipped
+}
+
+/// The first violations that fit [`MAX_VIOLATION_BYTES`], each clipped, in their order.
+fn fitting(violations: Vec<FieldViolation>) -> Vec<FieldViolation> {
+    let mut room = MAX_VIOLATION_BYTES;
+    let mut kept = Vec::new();
+    for v in violations {
+        let v = FieldViolation {
+            field: clip(v.field, MAX_FIELD_BYTES),
+            description: clip(v.description, MAX_DESCRIPTION_BYTES),
+        };
+        let Some(left) = room.checked_sub(v.field.len() + v.description.len()) else {
+            break;
+        };
+        room = left;
+        kept.push(v);
+    }
+    kept
+}
+
 impl From<ApiError> for Status {
     fn from(error: ApiError) -> Self {
-        let message = error.to_string();
+        let message = clip(error.to_string(), MAX_MESSAGE_BYTES);
         match error {
             ApiError::Unauthenticated(_) => Status::unauthenticated(message),
             ApiError::PermissionDenied(_) => Status::permission_denied(message),
             ApiError::NotFound(_) => Status::not_found(message),
             ApiError::InvalidArgument { violations, .. } => {
+                let total = violations.len();
+                let listed = fitting(violations);
+                let message = if listed.len() < total {
+                    format!(
+                        "{message} (the details list the first {} of {total} violations)",
+                        listed.len()
+                    )
+                } else {
+                    message
+                };
                 let mut details = ErrorDetails::new();
-                for v in violations {
+                for v in listed {
                     details.add_bad_request_violation(v.field, v.description);
                 }
                 Status::with_error_details(Code::InvalidArgument, message, details)
@@ -138,5 +197,106 @@ impl From<ApiError> for Status {
             ApiError::Unavailable(_) => Status::unavailable(message),
             ApiError::Internal(_) => Status::internal(message),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn violation(n: usize) -> FieldViolation {
+        FieldViolation {
+            field: format!("goods_items[{n}].hs_code"),
+            description: format!("hs-code: expected a six-digit HS subheading (got \"BAD-{n}\")"),
+        }
+    }
+
+    /// The bytes a status puts in its trailers: the message, and the details in base64.
+    fn trailer_bytes(status: &Status) -> usize {
+        status.message().len() + status.details().len() * 4 / 3
+    }
+
+    #[test]
+    fn a_refusal_with_thousands_of_violations_lists_the_first_that_fit() {
+        let status = Status::from(ApiError::InvalidArgument {
+            message: "the document breaks its profile: 3000 violation(s)".into(),
+            violations: (0..3000).map(violation).collect(),
+        });
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let listed = status.get_details_bad_request().unwrap().field_violations;
+        assert!(listed.len() > 20 && listed.len() < 3000, "{}", listed.len());
+        assert_eq!(listed[0].field, "goods_items[0].hs_code");
+        assert_eq!(
+            listed.last().unwrap().field,
+            format!("goods_items[{}].hs_code", listed.len() - 1)
+        );
+        assert!(
+            status.message().ends_with(&format!(
+                "(the details list the first {} of 3000 violations)",
+                listed.len()
+            )),
+            "{}",
+            status.message()
+        );
+        assert!(
+            trailer_bytes(&status) < 6 * 1024,
+            "{}",
+            trailer_bytes(&status)
+        );
+    }
+
+    #[test]
+    fn a_refusal_that_fits_lists_everything_and_says_nothing_more() {
+        let status = Status::from(ApiError::InvalidArgument {
+            message: "the document breaks its profile: 3 violation(s)".into(),
+            violations: (0..3).map(violation).collect(),
+        });
+        let listed = status.get_details_bad_request().unwrap().field_violations;
+        assert_eq!(listed.len(), 3);
+        assert_eq!(
+            status.message(),
+            "the document breaks its profile: 3 violation(s)"
+        );
+    }
+
+    #[test]
+    fn long_messages_and_quoted_values_are_clipped_at_a_character_boundary() {
+        // A name the caller sent, echoed back: 20,000 bytes of two-byte characters.
+        let status = Status::from(ApiError::NotFound(format!(
+            "no agreement {:?}",
+            "é".repeat(10_000)
+        )));
+        assert!(
+            status.message().len() <= MAX_MESSAGE_BYTES,
+            "{}",
+            status.message().len()
+        );
+        assert!(status.message().starts_with("no agreement \"éé"));
+        assert!(status.message().ends_with('…'));
+        let status = Status::from(ApiError::invalid(
+            "goods_items[0].hs_code",
+            format!(
+                "hs-code: expected a six-digit HS subheading (got {:?})",
+                "X".repeat(30_000)
+            ),
+        ));
+        let listed = status.get_details_bad_request().unwrap().field_violations;
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].field, "goods_items[0].hs_code");
+        assert!(listed[0].description.len() <= MAX_DESCRIPTION_BYTES);
+        assert!(
+            listed[0]
+                .description
+                .starts_with("hs-code: expected a six-digit HS subheading (got \"XXX")
+        );
+        assert!(
+            trailer_bytes(&status) < 6 * 1024,
+            "{}",
+            trailer_bytes(&status)
+        );
+        assert_eq!(clip("short".into(), 10), "short");
+        assert_eq!(clip("ééé".into(), 5), "é…");
+        assert_eq!(clip("ééé".into(), 4), "…");
+        assert_eq!(clip("abcdefgh".into(), 5), "ab…");
     }
 }

@@ -71,18 +71,26 @@ fn route_error(error: RouteError) -> ApiError {
     }
 }
 
+/// Violations named in a refusal's message; the details list each (as many as fit).
+const IN_MESSAGE: usize = 3;
+
 fn document_error(error: TranslateError) -> ApiError {
     match error {
         TranslateError::Input(input) => ApiError::invalid("document", input.to_string()),
         TranslateError::Invalid(violations) => ApiError::InvalidArgument {
             message: format!(
-                "the document breaks its profile: {} violation(s): {}",
+                "the document breaks its profile: {} violation(s): {}{}",
                 violations.len(),
                 violations
                     .iter()
+                    .take(IN_MESSAGE)
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
-                    .join("; ")
+                    .join("; "),
+                match violations.len().saturating_sub(IN_MESSAGE) {
+                    0 => String::new(),
+                    more => format!("; and {more} more"),
+                }
             ),
             violations: violations
                 .into_iter()

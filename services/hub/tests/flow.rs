@@ -748,6 +748,49 @@ async fn invalid_documents_store_nothing<S: Store>(hub: TestHub<S>) {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
+    // Hundreds of violations: the refusal still arrives as one, listing the first that fit
+    // (all of them would overflow what a client accepts in a response's trailers).
+    let (_, document) = hub.document("concordia", BILATERAL, "borastria", 400);
+    let text = String::from_utf8(document).unwrap();
+    let broken = text.replace("\"XC\"", "\"Concordiaa\"");
+    let wrong = broken.matches("Concordiaa").count();
+    assert!(wrong > 400, "{wrong}");
+    let status: Status = hub
+        .member("concordia")
+        .await
+        .submit(hub.request(BILATERAL, "concordia", broken.into_bytes(), ""))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let listed = status.get_details_bad_request().unwrap().field_violations;
+    assert!(
+        listed.len() > 10 && listed.len() < wrong,
+        "{}",
+        listed.len()
+    );
+    assert!(
+        status
+            .message()
+            .contains(&format!("(the details list the first {} of ", listed.len())),
+        "{}",
+        status.message()
+    );
+    // A name the caller sent is echoed back clipped.
+    let long = "A".repeat(20_000);
+    let (_, document) = hub.document("concordia", BILATERAL, "borastria", 1);
+    let status: Status = hub
+        .member("concordia")
+        .await
+        .submit(hub.request(&long, "concordia", document, ""))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert!(
+        status.message().starts_with("no agreement \"AAA"),
+        "{}",
+        status.message()
+    );
+    assert!(status.message().len() <= originhub_hub::error::MAX_MESSAGE_BYTES);
     assert!(
         hub.hub.store.stats().await.unwrap().is_empty(),
         "nothing was stored"

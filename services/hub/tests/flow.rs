@@ -721,17 +721,21 @@ fn operator_client(
     originhub_hub::proto::operator_service_client::OperatorServiceClient::new(channel)
 }
 
+/// What the hub answers Concordia's submission of `document` under `agreement`: a refusal.
+async fn refusal<S: Store>(hub: &TestHub<S>, agreement: &str, document: Vec<u8>) -> Status {
+    hub.member("concordia")
+        .await
+        .submit(hub.request(agreement, "concordia", document, ""))
+        .await
+        .unwrap_err()
+}
+
 async fn invalid_documents_store_nothing<S: Store>(hub: TestHub<S>) {
     let (_, document) = hub.document("concordia", BILATERAL, "borastria", 1);
     let text = String::from_utf8(document).unwrap();
     let broken = text.replacen("\"XC\"", "\"Concordiaa\"", 1);
     assert_ne!(broken, text);
-    let status: Status = hub
-        .member("concordia")
-        .await
-        .submit(hub.request(BILATERAL, "concordia", broken.into_bytes(), ""))
-        .await
-        .unwrap_err();
+    let status = refusal(&hub, BILATERAL, broken.into_bytes()).await;
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
     let violations = status.get_details_bad_request().unwrap().field_violations;
     assert!(!violations.is_empty());
@@ -741,12 +745,7 @@ async fn invalid_documents_store_nothing<S: Store>(hub: TestHub<S>) {
             .any(|v| v.description.contains("Concordiaa")),
         "{violations:?}"
     );
-    let status = hub
-        .member("concordia")
-        .await
-        .submit(hub.request(BILATERAL, "concordia", b"{not json".to_vec(), ""))
-        .await
-        .unwrap_err();
+    let status = refusal(&hub, BILATERAL, b"{not json".to_vec()).await;
     assert_eq!(status.code(), Code::InvalidArgument);
     // Hundreds of violations: the refusal still arrives as one, listing the first that fit
     // (all of them would overflow what a client accepts in a response's trailers).
@@ -755,12 +754,7 @@ async fn invalid_documents_store_nothing<S: Store>(hub: TestHub<S>) {
     let broken = text.replace("\"XC\"", "\"Concordiaa\"");
     let wrong = broken.matches("Concordiaa").count();
     assert!(wrong > 400, "{wrong}");
-    let status: Status = hub
-        .member("concordia")
-        .await
-        .submit(hub.request(BILATERAL, "concordia", broken.into_bytes(), ""))
-        .await
-        .unwrap_err();
+    let status = refusal(&hub, BILATERAL, broken.into_bytes()).await;
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
     let listed = status.get_details_bad_request().unwrap().field_violations;
     assert!(
@@ -778,12 +772,7 @@ async fn invalid_documents_store_nothing<S: Store>(hub: TestHub<S>) {
     // A name the caller sent is echoed back clipped.
     let long = "A".repeat(20_000);
     let (_, document) = hub.document("concordia", BILATERAL, "borastria", 1);
-    let status: Status = hub
-        .member("concordia")
-        .await
-        .submit(hub.request(&long, "concordia", document, ""))
-        .await
-        .unwrap_err();
+    let status = refusal(&hub, &long, document).await;
     assert_eq!(status.code(), Code::NotFound, "{status:?}");
     assert!(
         status.message().starts_with("no agreement \"AAA"),

@@ -130,7 +130,7 @@ const MAX_FIELD_BYTES: usize = 200;
 const MAX_DESCRIPTION_BYTES: usize = 300;
 
 /// `text` cut to at most `max` bytes at a character boundary, ending in "…" where it was cut.
-fn clip(text: String, max: usize) -> String {
+pub(crate) fn clip(text: String, max: usize) -> String {
     const CUT: &str = "…";
     if text.len() <= max {
         return text;

@@ -512,6 +512,34 @@ async fn idempotent_resubmission<S: Store>(hub: TestHub<S>) {
             ("AlreadyExists", other_hash.as_str()),
         ]
     );
+
+    // A key as long as allowed is stored; a longer one is refused before anything is written
+    // (Postgres could not index it, and its batch would fail for everyone in it).
+    let longest: String = (0u8..4).map(|i| sha256_hex(&[i])).collect();
+    assert_eq!(
+        longest.len(),
+        originhub_hub::service::member::MAX_IDEMPOTENCY_KEY_BYTES
+    );
+    let (_, document) = hub.document("concordia", BILATERAL, "borastria", 1);
+    concordia
+        .submit(hub.request(BILATERAL, "concordia", document, &longest))
+        .await
+        .unwrap();
+    let (_, document) = hub.document("concordia", BILATERAL, "borastria", 1);
+    let status = concordia
+        .submit(hub.request(BILATERAL, "concordia", document, &format!("{longest}x")))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(field_of(&status), "idempotency_key");
+    assert!(
+        status
+            .message()
+            .contains("257 bytes, over the limit of 256"),
+        "{}",
+        status.message()
+    );
+    assert_eq!(drain(&mut hub.member("borastria").await, 0).await.len(), 3);
     hub.stop().await;
 }
 

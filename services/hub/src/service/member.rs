@@ -10,7 +10,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::{caller, record, require, timestamp};
-use crate::error::ApiError;
+use crate::error::{ApiError, clip};
 use crate::hub::{Hub, now_micros};
 use crate::identity::{Caller, Role};
 use crate::pipeline::{Submission, content_hash, idempotency_key, prepare};
@@ -96,16 +96,15 @@ fn duplicate_or_conflict(stored: Stored) -> Result<SubmitResponse, ApiError> {
     }
 }
 
-/// Most characters of a refusal's reason kept in its receipt leaf: an invalid document can have
-/// hundreds of violations, and the leaf only needs to say why.
-const REASON_CHARS: usize = 1000;
-
-fn bounded(reason: String) -> String {
-    match reason.char_indices().nth(REASON_CHARS) {
-        Some((end, _)) => format!("{}…", &reason[..end]),
-        None => reason,
-    }
-}
+/// Most bytes of a refusal's reason kept in its receipt leaf: the leaf only needs to say why.
+const REASON_BYTES: usize = 1000;
+/// Most bytes of the agreement a refused request named, kept in its receipt leaf: real ids have
+/// at most 64, and whatever else a caller sends must not grow the log.
+const REFUSED_AGREEMENT_BYTES: usize = 128;
+/// Longest idempotency key accepted. The key is stored in a unique index, whose entries
+/// Postgres caps at about 2.7 KB: a longer key would fail its whole batch, other members'
+/// submissions with it.
+pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 256;
 
 impl<S: Store> MemberApi<S> {
     async fn submit(&self, request: Request<SubmitRequest>) -> Result<SubmitResponse, ApiError> {
@@ -120,10 +119,11 @@ impl<S: Store> MemberApi<S> {
                     "code",
                     format!("{:?}", tonic::Status::from(error.clone()).code()),
                 )
-                .with("reason", bounded(error.to_string()))
+                .with("reason", clip(error.to_string(), REASON_BYTES))
                 .with("content_sha256", content_hash(&request.document));
             event.sender = Some(sender.name.clone());
-            event.agreement = Some(request.agreement.clone()).filter(|a| !a.is_empty());
+            event.agreement = Some(clip(request.agreement.clone(), REFUSED_AGREEMENT_BYTES))
+                .filter(|a| !a.is_empty());
             record(&self.hub, event).await;
         }
         result
@@ -145,6 +145,15 @@ impl<S: Store> MemberApi<S> {
                 format!(
                     "{} bytes, over the limit of {limit} bytes",
                     request.document.len()
+                ),
+            ));
+        }
+        if request.idempotency_key.len() > MAX_IDEMPOTENCY_KEY_BYTES {
+            return Err(ApiError::invalid(
+                "idempotency_key",
+                format!(
+                    "{} bytes, over the limit of {MAX_IDEMPOTENCY_KEY_BYTES} bytes",
+                    request.idempotency_key.len()
                 ),
             ));
         }
@@ -414,17 +423,5 @@ impl<S: Store> MemberService for MemberApi<S> {
         request: Request<GetStatusRequest>,
     ) -> Result<Response<GetStatusResponse>, Status> {
         Ok(Response::new(MemberApi::status(self, request).await?))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn long_reasons_are_cut_on_a_character_boundary() {
-        assert_eq!(super::bounded("short".into()), "short");
-        let long = "é".repeat(super::REASON_CHARS + 5);
-        let cut = super::bounded(long);
-        assert_eq!(cut.chars().count(), super::REASON_CHARS + 1);
-        assert!(cut.ends_with('…'));
     }
 }

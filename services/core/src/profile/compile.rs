@@ -215,6 +215,9 @@ pub fn compile(source: &str, origin: &str) -> Result<Plan, Vec<ProfileError>> {
     }
 }
 
+/// Longest profile id, and longest version.
+const MAX_NAME_BYTES: usize = 64;
+
 fn build(file: &ProfileFile, errors: &mut Errors<'_>) -> Option<Plan> {
     let header = &file.profile;
     if header.id.is_empty()
@@ -227,6 +230,31 @@ fn build(file: &ProfileFile, errors: &mut Errors<'_>) -> Option<Plan> {
             Some(0),
             "profile.id",
             format!("{:?} must be lower-case letters, digits and '-'", header.id),
+        );
+    }
+    // Both are stored in a unique index and written as `ID@VERSION` in every delivery.
+    if header.id.len() > MAX_NAME_BYTES {
+        errors.push(
+            Some(0),
+            "profile.id",
+            format!("{} bytes: at most {MAX_NAME_BYTES}", header.id.len()),
+        );
+    }
+    if header.version.is_empty()
+        || header.version.len() > MAX_NAME_BYTES
+        || !header
+            .version
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'@')
+    {
+        errors.push(
+            Some(0),
+            "profile.version",
+            format!(
+                "{:?} must be 1 to {MAX_NAME_BYTES} printable ASCII characters, without spaces \
+                 or '@' (it is written ID@VERSION)",
+                header.version
+            ),
         );
     }
     let syntax = match header.syntax {
@@ -883,6 +911,46 @@ canonical = "goods_items[].hs_cod"
         )
         .unwrap_err();
         assert!(errors[0].message.contains("bogus"), "{errors:?}");
+    }
+
+    #[test]
+    fn ids_and_versions_fit_an_index_and_the_id_at_version_notation() {
+        let header = |id: &str, version: &str| {
+            format!("[profile]\nid = \"{id}\"\nversion = \"{version}\"\nsyntax = \"json\"\n")
+        };
+        let refused = |id: &str, version: &str| -> Vec<String> {
+            compile(&header(id, version), "x.toml")
+                .err()
+                .unwrap_or_default()
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        let long = "a".repeat(65);
+        assert!(
+            refused(&long, "1")[0].contains("65 bytes: at most 64"),
+            "{:?}",
+            refused(&long, "1")
+        );
+        for version in ["", "1.0@beta", "1 0", &long] {
+            let errors = refused("t", version);
+            assert!(
+                errors.iter().any(|e| e.contains("profile.version")),
+                "{version:?}: {errors:?}"
+            );
+        }
+        for (id, version) in [
+            ("t", "1.0.0-rc.1+build"),
+            (&*"a".repeat(64), &*"9".repeat(64)),
+        ] {
+            let errors = refused(id, version);
+            assert!(
+                errors
+                    .iter()
+                    .all(|e| !e.contains("profile.id") && !e.contains("profile.version")),
+                "{errors:?}"
+            );
+        }
     }
 
     #[test]

@@ -106,6 +106,17 @@ const REFUSED_AGREEMENT_BYTES: usize = 128;
 /// submissions with it.
 pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 256;
 
+/// Refuses a field of `bytes` over `limit` bytes.
+fn within(field: &str, bytes: usize, limit: usize) -> Result<(), ApiError> {
+    if bytes > limit {
+        return Err(ApiError::invalid(
+            field,
+            format!("{bytes} bytes, over the limit of {limit} bytes"),
+        ));
+    }
+    Ok(())
+}
+
 impl<S: Store> MemberApi<S> {
     async fn submit(&self, request: Request<SubmitRequest>) -> Result<SubmitResponse, ApiError> {
         let sender = require(&self.hub, &request, Role::Member, "Submit").await?;
@@ -135,28 +146,19 @@ impl<S: Store> MemberApi<S> {
         sender: &Caller,
         request: &Arc<SubmitRequest>,
     ) -> Result<SubmitResponse, ApiError> {
-        let limit = self.hub.settings.max_document_bytes;
         if request.document.is_empty() {
             return Err(ApiError::invalid("document", "empty"));
         }
-        if request.document.len() > limit {
-            return Err(ApiError::invalid(
-                "document",
-                format!(
-                    "{} bytes, over the limit of {limit} bytes",
-                    request.document.len()
-                ),
-            ));
-        }
-        if request.idempotency_key.len() > MAX_IDEMPOTENCY_KEY_BYTES {
-            return Err(ApiError::invalid(
-                "idempotency_key",
-                format!(
-                    "{} bytes, over the limit of {MAX_IDEMPOTENCY_KEY_BYTES} bytes",
-                    request.idempotency_key.len()
-                ),
-            ));
-        }
+        within(
+            "document",
+            request.document.len(),
+            self.hub.settings.max_document_bytes,
+        )?;
+        within(
+            "idempotency_key",
+            request.idempotency_key.len(),
+            MAX_IDEMPOTENCY_KEY_BYTES,
+        )?;
         // A given key can be answered before any translation work.
         if !request.idempotency_key.is_empty() {
             let key = idempotency_key(&request.idempotency_key, "");

@@ -121,7 +121,8 @@ impl From<RegistryError> for ApiError {
     }
 }
 
-/// The most of a status message sent, in bytes.
+/// The most of an error's message sent, in bytes (a refusal that lists only some of its
+/// violations then says how many there were).
 pub const MAX_MESSAGE_BYTES: usize = 512;
 /// The most of a refusal's field violations sent, paths and descriptions together, in bytes.
 pub const MAX_VIOLATION_BYTES: usize = 3 * 1024;

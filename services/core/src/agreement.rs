@@ -149,6 +149,16 @@ impl AgreementDef {
                 return Err(error(format!("{date:?} is not a date (YYYY-MM-DD)")));
             }
         }
+        // Both are checked dates (YYYY-MM-DD), which sort as text sorts. An agreement ending
+        // before it begins would refuse every certificate.
+        if let (Some(from), Some(until)) = (&agreement.effective_from, &agreement.effective_until)
+            && until < from
+        {
+            return Err(error(format!(
+                "effective_until {until:?} is before effective_from {from:?}: the agreement \
+                 would never be in effect"
+            )));
+        }
         Ok(agreement)
     }
 
@@ -517,6 +527,30 @@ mod tests {
         assert!(error.message.contains("\"ZZ\""), "{error}");
         let one_party = "id = \"A\"\nname = \"a\"\n[[party]]\nmember = \"x\"\nprofile = \"p\"";
         assert!(AgreementDef::parse(one_party, "a.toml").is_err());
+        let parties = "[[party]]\nmember = \"x\"\nprofile = \"p\"\n\
+                       [[party]]\nmember = \"y\"\nprofile = \"p\"";
+        let dated = |from: &str, until: &str| {
+            AgreementDef::parse(
+                &format!(
+                    "id = \"A\"\nname = \"a\"\neffective_from = \"{from}\"\n\
+                     effective_until = \"{until}\"\n{parties}"
+                ),
+                "a.toml",
+            )
+        };
+        let error = dated("2020-01-01", "2019-12-31").unwrap_err();
+        assert!(
+            error
+                .message
+                .contains("\"2019-12-31\" is before effective_from \"2020-01-01\""),
+            "{error}"
+        );
+        // A one-day agreement is one day long, not empty.
+        assert!(dated("2020-01-01", "2020-01-01").is_ok());
+        assert!(
+            dated("2021-02-29", "2022-01-01").is_err(),
+            "no 29 February in 2021"
+        );
         let a = agreement();
         let error = a
             .check_references(lookup, |p| p != "borastria-xml")

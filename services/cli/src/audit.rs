@@ -217,23 +217,22 @@ async fn export_log(args: AuditExportArgs) -> anyhow::Result<ExitCode> {
     else {
         bail!("the hub's export did not start with a checkpoint");
     };
-    let signed = checked(&checkpoint, file.hub_key.as_deref())?;
-    let out: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(
-            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
-        ),
-        None => Box::new(std::io::stdout().lock()),
+    let signed = match checked(&checkpoint, file.hub_key.as_deref()) {
+        Ok(signed) => signed,
+        Err(error) => return Ok(export_failed(format!("{error:#}"))),
     };
-    let out = BufWriter::new(out);
-    // Pass 1: the leaves to a scratch file, hashing as they come (a proof needs the whole tree).
+    // Created first, so an output that cannot be written fails before the download.
+    let output = Output::open(args.output.as_deref())?;
+    // Pass 1: the leaves (JSONL) or the rows (CSV) to a scratch file, hashing as they come: a
+    // proof needs the whole tree, and nothing reaches the output before the leaves make the
+    // root the hub signed.
     let scratch = tempfile::tempfile()?;
-    let mut raw = BufWriter::new(scratch);
     let mut leaves = Vec::with_capacity(usize::try_from(signed.size).unwrap_or(0));
-    let (mut csv, jsonl) = match args.format {
-        ExportFormat::Csv => (Some(csv::Writer::from_writer(out)), None),
-        ExportFormat::Jsonl => (None, Some(out)),
+    let mut pass = match args.format {
+        ExportFormat::Csv => FirstPass::Csv(Box::new(csv::Writer::from_writer(scratch))),
+        ExportFormat::Jsonl => FirstPass::Jsonl(BufWriter::new(scratch)),
     };
-    if let Some(csv) = csv.as_mut() {
+    if let FirstPass::Csv(csv) = &mut pass {
         csv.write_record([
             "index",
             "at",
@@ -259,15 +258,16 @@ async fn export_log(args: AuditExportArgs) -> anyhow::Result<ExitCode> {
         };
         for event in batch.events {
             if event.index != leaves.len() as u64 {
-                bail!(
+                progress.finish_and_clear();
+                return Ok(export_failed(format!(
                     "the hub sent leaf {} where {} was due",
                     event.index,
                     leaves.len()
-                );
+                )));
             }
             leaves.push(leaf_hash(event.entry.as_bytes()));
-            match csv.as_mut() {
-                Some(csv) => {
+            match &mut pass {
+                FirstPass::Csv(csv) => {
                     let e: Entry = serde_json::from_str(&event.entry)?;
                     let detail = serde_json::to_string(&e.detail)?;
                     csv.write_record([
@@ -284,57 +284,135 @@ async fn export_log(args: AuditExportArgs) -> anyhow::Result<ExitCode> {
                         detail,
                     ])?;
                 }
-                None => writeln!(raw, "{}", event.entry)?,
+                FirstPass::Jsonl(raw) => writeln!(raw, "{}", event.entry)?,
             }
             progress.inc(1);
         }
     }
     progress.finish_and_clear();
     if leaves.len() as u64 != signed.size {
-        bail!(
+        return Ok(export_failed(format!(
             "the hub sent {} leaves for a checkpoint of {}",
             leaves.len(),
             signed.size
-        );
+        )));
     }
     // The hub's leaves must make the root it signed, or the export would not verify later.
     let (tree, size) = tree::build(leaves)?;
     if tree.root(size)? != signed.root {
-        bail!("the hub's leaves do not make the root of its signed checkpoint");
+        return Ok(export_failed(format!(
+            "the hub's {size} leaves do not make the root {} of its signed checkpoint: \
+             the log was rewritten after it was signed",
+            hex(&signed.root)
+        )));
     }
-    if let Some(mut csv) = csv {
-        csv.flush()?;
+    let mut scratch = match pass {
+        FirstPass::Csv(csv) => csv.into_inner().map_err(|e| e.into_error())?,
+        FirstPass::Jsonl(raw) => raw.into_inner().map_err(|e| e.into_error())?,
+    };
+    std::io::Seek::rewind(&mut scratch)?;
+    let mut out = BufWriter::new(output.writer()?);
+    match args.format {
+        ExportFormat::Csv => {
+            std::io::copy(&mut scratch, &mut out)?;
+        }
+        ExportFormat::Jsonl => {
+            writeln!(
+                out,
+                "{}",
+                export::header_line(
+                    &checkpoint.checkpoint,
+                    &checkpoint.verifier_key,
+                    &signed.origin,
+                    size
+                )?
+            )?;
+            let progress = bar(size, "writing");
+            export::write_leaf_lines(
+                &mut out,
+                &tree,
+                size,
+                BufReader::new(scratch).lines(),
+                &mut |n| progress.set_position(n),
+            )?;
+            progress.finish_and_clear();
+        }
     }
-    if let Some(mut out) = jsonl {
-        writeln!(
-            out,
-            "{}",
-            export::header_line(
-                &checkpoint.checkpoint,
-                &checkpoint.verifier_key,
-                &signed.origin,
-                size
-            )?
-        )?;
-        let mut scratch = raw.into_inner().map_err(|e| e.into_error())?;
-        std::io::Seek::rewind(&mut scratch)?;
-        let progress = bar(size, "writing");
-        export::write_leaf_lines(
-            &mut out,
-            &tree,
-            size,
-            BufReader::new(scratch).lines(),
-            &mut |n| progress.set_position(n),
-        )?;
-        progress.finish_and_clear();
-        out.flush()?;
-    }
+    out.flush()?;
+    drop(out);
+    output.finish()?;
     eprintln!(
         "exported {size} leaves up to the checkpoint of {} ({})",
         signed.origin,
         hex(&signed.root)
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// What an export writes to its scratch file as the leaves come: the CSV rows, or the leaves'
+/// lines (written out with their proofs once the tree is built).
+enum FirstPass {
+    Csv(Box<csv::Writer<File>>),
+    Jsonl(BufWriter<File>),
+}
+
+/// A failed check of an export: said on stderr (stdout may be the export), exit 1. Nothing was
+/// written to the output.
+fn export_failed(problem: String) -> ExitCode {
+    eprintln!("FAILED: {problem}; nothing exported");
+    ExitCode::from(1)
+}
+
+/// Where an export goes: standard output, or a file that appears under its name only once it
+/// is complete (written beside it, synced, then renamed), so a failed export leaves no file
+/// that looks like one.
+enum Output<'a> {
+    Stdout,
+    File {
+        path: &'a Path,
+        partial: tempfile::NamedTempFile,
+    },
+}
+
+impl<'a> Output<'a> {
+    fn open(path: Option<&'a Path>) -> anyhow::Result<Self> {
+        let Some(path) = path else {
+            return Ok(Self::Stdout);
+        };
+        let dir = path
+            .parent()
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let mut partial = tempfile::Builder::new();
+        partial.prefix(".originhub-export-");
+        // As a file it creates itself: readable by others unless the umask says otherwise.
+        #[cfg(unix)]
+        partial.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        let partial = partial
+            .tempfile_in(dir)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(Self::File { path, partial })
+    }
+
+    fn writer(&self) -> anyhow::Result<Box<dyn Write>> {
+        Ok(match self {
+            Self::Stdout => Box::new(std::io::stdout().lock()),
+            Self::File { partial, .. } => Box::new(partial.as_file().try_clone()?),
+        })
+    }
+
+    fn finish(self) -> anyhow::Result<()> {
+        let Self::File { path, partial } = self else {
+            return Ok(());
+        };
+        partial.as_file().sync_all()?;
+        partial
+            .persist(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        let dir = path.parent().unwrap_or(Path::new(""));
+        originhub_hub::files::sync_folder(dir)
+            .with_context(|| format!("cannot sync {}", dir.display()))
+    }
 }
 
 fn hex(hash: &Hash) -> String {

@@ -129,6 +129,15 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 fn save(dir: &Path, delivery: &Delivery, hub_key: Option<&str>) -> anyhow::Result<()> {
     use base64::Engine;
     let id = &delivery.delivery_id;
+    // The id names the files: whatever a hub sends, nothing is written outside `dir`.
+    if id.is_empty()
+        || id.starts_with('.')
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+    {
+        anyhow::bail!("the hub sent a delivery id that cannot name a file: {id:?}");
+    }
     let document_file = format!("{id}.document.{}", extension(&delivery.document));
     let original_file = format!("{id}.original.{}", extension(&delivery.original));
     let envelope = json!({
@@ -157,7 +166,10 @@ fn save(dir: &Path, delivery: &Delivery, hub_key: Option<&str>) -> anyhow::Resul
     write_atomically(
         &dir.join(format!("{id}.json")),
         &serde_json::to_vec_pretty(&envelope)?,
-    )
+    )?;
+    // The renames are durable only once the folder is synced, and the caller acknowledges next:
+    // after a power cut the hub would not send again what the folder had lost.
+    originhub_hub::files::sync_folder(dir).with_context(|| format!("cannot sync {}", dir.display()))
 }
 
 /// How one subscription of `inbox` ended.
@@ -353,4 +365,59 @@ pub(crate) async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_delivery_is_saved_as_three_files_named_by_its_id_and_never_outside_the_folder() {
+        let root = tempfile::tempdir().unwrap();
+        let inbox = root.path().join("inbox");
+        std::fs::create_dir(&inbox).unwrap();
+        let delivery = Delivery {
+            delivery_id: "0b6c1a52-4c1e-4d8e-9d7a-2f0c9d1e7a11".into(),
+            document: b"<certificate/>".to_vec(),
+            original: b"{\"certificate\": {}}".to_vec(),
+            ..Delivery::default()
+        };
+        save(&inbox, &delivery, None).unwrap();
+        let id = &delivery.delivery_id;
+        assert_eq!(
+            files_in(&inbox),
+            [
+                format!("{id}.document.xml"),
+                format!("{id}.json"),
+                format!("{id}.original.json")
+            ]
+        );
+
+        for id in ["../escaped", "sub/escaped", "..", "", ".hidden", "a\\b"] {
+            let error = save(
+                &inbox,
+                &Delivery {
+                    delivery_id: id.into(),
+                    ..delivery.clone()
+                },
+                None,
+            )
+            .unwrap_err();
+            assert!(
+                error.to_string().contains("cannot name a file"),
+                "{id:?}: {error}"
+            );
+        }
+        assert_eq!(files_in(root.path()), ["inbox"]);
+        assert_eq!(files_in(&inbox).len(), 3);
+    }
 }

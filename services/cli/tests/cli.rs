@@ -15,6 +15,8 @@ fn originhub(args: &[&str], stdin: Option<&[u8]>) -> Output {
         .args(args)
         .current_dir(repo())
         .env_remove("ORIGINHUB_PROFILES")
+        // These tests are about the commands on the embedded default, SQLite.
+        .env_remove("DATABASE_URL")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -568,6 +570,7 @@ fn serve(config: &Path) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_originhub"))
         .args(["serve", "--config", config.to_str().unwrap()])
         .env("RUST_LOG", "warn")
+        .env_remove("DATABASE_URL")
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -610,6 +613,79 @@ fn stop_with(child: &mut std::process::Child, reaper: Reaper, signal: &str) {
     let status = child.wait().unwrap();
     reaper.disarm();
     assert!(status.success(), "after {signal} it exited with {status}");
+}
+
+/// The files in `dir` whose names start with `prefix`.
+fn files_starting(dir: &Path, prefix: &str) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(prefix))
+        .collect()
+}
+
+#[test]
+fn audit_export_writes_its_file_only_once_the_log_checks_out() {
+    let (dir, data, summary) = demo_folder("export", 4);
+    let hub = serve(&data.join("hub.toml"));
+    let auditor = data.join("clients/auditor.toml");
+    let export = |format: &str, output: Option<&Path>| {
+        let mut args = vec!["audit", "export", "--client", auditor.to_str().unwrap()];
+        args.extend_from_slice(&["--format", format]);
+        if let Some(output) = output {
+            args.extend_from_slice(&["--output", output.to_str().unwrap()]);
+        }
+        originhub(&args, None)
+    };
+    let csv = dir.join("log.csv");
+    let out = export("csv", Some(&csv));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+    // A leaf for each submission accepted, each delivery queued and acknowledged, under the
+    // heading row.
+    let leaves =
+        summary["submitted"].as_u64().unwrap() + 2 * summary["delivered"].as_u64().unwrap();
+    let rows = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(rows.lines().count() as u64, 1 + leaves, "{rows}");
+    assert!(rows.starts_with("index,at,kind,"), "{rows}");
+    assert_eq!(
+        files_starting(&dir, ".originhub-export-"),
+        Vec::<String>::new()
+    );
+
+    // Someone with the database's file rewrites a leaf the hub has signed.
+    let database = data.join("hub.db");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sqlx::ConnectOptions;
+        let mut db = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&database)
+            .connect()
+            .await
+            .unwrap();
+        let changed = sqlx::query("UPDATE receipt_log SET entry = entry || ' ' WHERE idx = 1")
+            .execute(&mut db)
+            .await
+            .unwrap();
+        assert_eq!(changed.rows_affected(), 1);
+    });
+    for format in ["csv", "jsonl"] {
+        let file = dir.join(format!("rewritten.{format}"));
+        let out = export(format, Some(&file));
+        exits_saying(&out, 1, &out.stderr, "do not make the root");
+        assert!(text(&out.stderr).contains("nothing exported"));
+        assert!(!file.exists(), "{format}: a failed export left its file");
+        assert_eq!(
+            files_starting(&dir, ".originhub-export-"),
+            Vec::<String>::new()
+        );
+        // To standard output too, nothing goes out unchecked.
+        let out = export(format, None);
+        exits_saying(&out, 1, &out.stderr, "do not make the root");
+        assert!(out.stdout.is_empty(), "{format}: {}", text(&out.stdout));
+    }
+    // The good export is untouched.
+    assert_eq!(std::fs::read_to_string(&csv).unwrap(), rows);
+    hub.terminate();
 }
 
 #[test]
@@ -864,6 +940,23 @@ fn dev_certs_writes_client_files() {
     ] {
         assert!(dir.join("certs").join(name).is_file(), "{name}");
     }
+    // Private keys are for their owner's eyes only, certificates for anyone's.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |name: &str| {
+        let path = dir.join("certs").join(name);
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    };
+    for key in [
+        "ca.key",
+        "hub.key",
+        "borastria.key",
+        "borastria-signing.key",
+        "operator.key",
+        "auditor.key",
+    ] {
+        assert_eq!(mode(key), 0o600, "{key}");
+    }
+    assert_eq!(mode("ca.pem") & 0o044, 0o044, "certificates stay readable");
 }
 
 #[test]

@@ -201,6 +201,22 @@ pub struct DevCerts {
 }
 
 fn write(path: &Path, text: &str) -> Result<(), CertError> {
+    write_as(path, |path| std::fs::write(path, text))
+}
+
+/// Writes a private key: readable by its owner only, as TLS keys must be.
+fn write_key(path: &Path, text: &str) -> Result<(), CertError> {
+    // PEM from rcgen ends in a newline, which `write_private` adds.
+    let text = text.trim_end();
+    write_as(path, |path| {
+        crate::files::write_private(path, text, crate::files::Existing::Replace)
+    })
+}
+
+fn write_as(
+    path: &Path,
+    write: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> Result<(), CertError> {
     let error = |source| CertError::Write {
         path: path.to_path_buf(),
         source,
@@ -208,7 +224,7 @@ fn write(path: &Path, text: &str) -> Result<(), CertError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(error)?;
     }
-    std::fs::write(path, text).map_err(error)
+    write(path).map_err(error)
 }
 
 /// Writes `out/certs/` (CA, hub, one certificate per identity) and `out/clients/NAME.toml`.
@@ -217,10 +233,10 @@ pub fn write_dev_certs(out: &Path, plan: &DevCertsPlan) -> Result<DevCerts, Cert
     let certs = out.join("certs");
     let ca = DevCa::generate("Origin Hub development CA", plan.days)?;
     write(&certs.join("ca.pem"), &ca.pem().certificate)?;
-    write(&certs.join("ca.key"), &ca.pem().key)?;
+    write_key(&certs.join("ca.key"), &ca.pem().key)?;
     let hub = ca.server(&["localhost", "127.0.0.1", "::1"], plan.days)?;
     write(&certs.join("hub.pem"), &hub.certificate)?;
-    write(&certs.join("hub.key"), &hub.key)?;
+    write_key(&certs.join("hub.key"), &hub.key)?;
     let signing_key = NoteKey::load_or_create(&certs.join(SIGNING_KEY_FILE), &plan.log_origin)
         .map_err(|e| CertError::Key(e.to_string()))?;
     let mut clients = Vec::new();
@@ -234,7 +250,7 @@ pub fn write_dev_certs(out: &Path, plan: &DevCertsPlan) -> Result<DevCerts, Cert
             plan.days,
         )?;
         write(&certs.join(format!("{name}.pem")), &pem.certificate)?;
-        write(&certs.join(format!("{name}.key")), &pem.key)?;
+        write_key(&certs.join(format!("{name}.key")), &pem.key)?;
         let file = ClientFile {
             hub: plan.hub_address.clone(),
             ca: PathBuf::from("../certs/ca.pem"),

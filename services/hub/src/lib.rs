@@ -15,7 +15,8 @@
 //! - [`launch`]: start a hub from a config on the configured backend;
 //! - [`config`]: `hub.toml`, environment variables and every default;
 //! - [`demo`]: the demo world (members, agreements, shipped profiles, documents);
-//! - [`certs`]: development certificates and client files; [`client`]: connecting with one.
+//! - [`certs`]: development certificates and client files; [`client`]: connecting with one;
+//! - [`files`]: owner-only private keys, and folders synced so new files survive a power cut.
 
 pub mod certs;
 pub mod client;
@@ -24,6 +25,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod feed;
+pub mod files;
 pub mod hub;
 pub mod identity;
 pub mod launch;

@@ -122,10 +122,15 @@ impl NoteKey {
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
                 }
-                write_private(path, &private).map_err(|e| file_error(path, e))?;
+                crate::files::write_private(path, &private, crate::files::Existing::Keep)
+                    .map_err(|e| file_error(path, e))?;
                 let public = path.with_extension("pub");
                 std::fs::write(&public, format!("{}\n", key.verifier_key))
                     .map_err(|e| file_error(&public, e))?;
+                // The caller signs durable records with the key next, so the key must outlast a
+                // power cut first: a hub that came back without it could not sign as before.
+                let dir = path.parent().unwrap_or(Path::new("."));
+                crate::files::sync_folder(dir).map_err(|e| file_error(dir, e))?;
                 Ok(key)
             }
             Err(e) => Err(file_error(path, e)),
@@ -174,23 +179,6 @@ impl NoteKey {
 fn base64_decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.decode(text)
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    writeln!(file, "{text}")
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    std::fs::write(path, format!("{text}\n"))
 }
 
 /// A checkpoint whose signature checked out.

@@ -386,6 +386,8 @@ pub struct Hub<S> {
     /// The database.
     pub store: Arc<S>,
     registry: RwLock<Arc<Registry>>,
+    /// Held by a registry change from its check to its reload (see [`Hub::registry_change`]).
+    registry_changes: tokio::sync::Mutex<()>,
     /// The batch writer.
     pub writer: Writer,
     /// What subscriptions learn from the writer.
@@ -418,6 +420,7 @@ impl<S: Store> Hub<S> {
         let shared = Shared::default();
         let hub = Self {
             registry: RwLock::new(Arc::new(Registry::default())),
+            registry_changes: tokio::sync::Mutex::new(()),
             writer: Writer::start(
                 store.clone(),
                 shared.clone(),
@@ -440,6 +443,15 @@ impl<S: Store> Hub<S> {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Waits for the registry changes before this one, then lets the caller check its change
+    /// against the current registry, store it and [`Hub::reload`] while it holds the guard.
+    /// So two changes are never both checked against the registry without the other (each
+    /// fine alone, broken together: an agreement naming a member whose country changes), and
+    /// a slower reload never installs a snapshot older than a faster one's.
+    pub async fn registry_change(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.registry_changes.lock().await
     }
 
     /// Ends every open subscription (at shutdown).

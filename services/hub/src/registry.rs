@@ -173,6 +173,27 @@ impl Registry {
     pub fn check_agreement(&self, def: &AgreementDef) -> Result<(), DefinitionError> {
         def.check_references(|id| self.member(id), |id| self.profiles.contains_key(id))
     }
+
+    /// Checks every agreement against the registry as it would be with `changed` added or
+    /// replacing the member of its id: a new country must not make two parties of one
+    /// agreement act for the same country.
+    pub fn check_member(&self, changed: &MemberDef) -> Result<(), DefinitionError> {
+        let member = |id: &str| {
+            if id == changed.id {
+                Some(changed.clone())
+            } else {
+                self.member(id)
+            }
+        };
+        for (def, _) in self.agreements.values() {
+            def.check_references(member, |id| self.profiles.contains_key(id))
+                .map_err(|error| DefinitionError {
+                    what: format!("member {:?}", changed.id),
+                    message: format!("it would break {}: {}", error.what, error.message),
+                })?;
+        }
+        Ok(())
+    }
 }
 
 /// Compiles a profile for the hub: its rules apply to what members submit.

@@ -892,6 +892,34 @@ async fn operator_manages_the_registry<S: Store>(hub: TestHub<S>) {
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(status.message().contains("nobody"));
 
+    // A member that would make two parties of an agreement act for one country is refused, and
+    // the database keeps the member as it was: the hub rebuilds its registry from it at start.
+    let concordia = hub.dir.path().join("members/concordia.toml");
+    let concordia = std::fs::read_to_string(concordia).unwrap();
+    let moved = concordia.replacen("country = \"XC\"", "country = \"XB\"", 1);
+    assert_ne!(moved, concordia);
+    let status = operator
+        .put_member(PutMemberRequest { toml: moved })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().contains(&format!(
+            "it would break agreement \"{BILATERAL}\": members \"borastria\" and \"concordia\" \
+             both act for country XB"
+        )),
+        "{}",
+        status.message()
+    );
+    let rows = hub.hub.store.registry().await.unwrap();
+    let stored = rows.members.iter().find(|m| m.id == "concordia").unwrap();
+    assert!(
+        stored.definition.contains("country = \"XC\""),
+        "{}",
+        stored.definition
+    );
+    originhub_hub::registry::Registry::from_rows(rows).unwrap();
+
     // A member changed through the API keeps that change when the hub imports its config folder
     // again (as at a restart), unless the file is changed after it.
     let dirs = originhub_hub::config::HubConfig::load(Some(&hub.dir.path().join("hub.toml")))

@@ -85,6 +85,14 @@ impl<S: Store> OperatorService for OperatorApi<S> {
         require(&self.hub, &request, Role::Operator, "PutMember").await?;
         let toml = request.into_inner().toml;
         let (def, _) = parse_member(&toml, "member").map_err(ApiError::from)?;
+        // Checked against the agreements before anything is stored: a refused change must
+        // leave the database as it was (the hub rebuilds its registry from it at start).
+        let _change = self.hub.registry_change().await;
+        self.hub
+            .registry()
+            .check_member(&def)
+            .map_err(RegistryError::from)
+            .map_err(ApiError::from)?;
         self.hub
             .store
             .put_member(&def.id, &toml, now_micros())
@@ -142,6 +150,7 @@ impl<S: Store> OperatorService for OperatorApi<S> {
         let def = AgreementDef::parse(&toml, "agreement")
             .map_err(RegistryError::from)
             .map_err(ApiError::from)?;
+        let _change = self.hub.registry_change().await;
         self.hub
             .registry()
             .check_agreement(&def)
@@ -214,6 +223,7 @@ impl<S: Store> OperatorService for OperatorApi<S> {
         require(&self.hub, &request, Role::Operator, "PutProfile").await?;
         let toml = request.into_inner().toml;
         let plan = compile_profile(&toml, "profile").map_err(ApiError::from)?;
+        let _change = self.hub.registry_change().await;
         let row = ProfileRow {
             id: plan.id.clone(),
             version: plan.version.clone(),

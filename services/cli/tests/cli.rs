@@ -689,6 +689,63 @@ fn audit_export_writes_its_file_only_once_the_log_checks_out() {
 }
 
 #[test]
+fn a_hub_whose_stored_agreements_fail_their_checks_starts_and_says_so() {
+    let (_dir, data, _) = demo_folder("left-out", 2);
+    // Definitions only the database holds (stored after their files changed) that today's
+    // checks refuse: an older version with looser checks could have stored them.
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sqlx::ConnectOptions;
+        let mut db = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(data.join("hub.db"))
+            .connect()
+            .await
+            .unwrap();
+        let changed = sqlx::query(
+            "UPDATE agreements SET definition = replace(definition, \
+             char(10) || 'effective_from = ', \
+             char(10) || 'effective_until = \"1999-12-31\"' || char(10) || 'effective_from = '), \
+             updated_at = updated_at + 3600000000",
+        )
+        .execute(&mut db)
+        .await
+        .unwrap();
+        assert_eq!(changed.rows_affected(), 2);
+    });
+    let hub = serve(&data.join("hub.toml"));
+    let operator = data.join("clients/operator.toml");
+    let listed = succeeded(&originhub(
+        &[
+            "operator",
+            "list",
+            "agreements",
+            "--client",
+            operator.to_str().unwrap(),
+        ],
+        None,
+    ));
+    assert_eq!(listed.lines().count(), 1, "only the heading: {listed}");
+    let said = hub.terminate();
+    for agreement in ["BCFTA", "FRTA"] {
+        assert!(
+            said.contains(&format!(
+                "agreement \"{agreement}\": effective_until \"1999-12-31\" is before effective_from"
+            )),
+            "{said}"
+        );
+    }
+    assert!(
+        said.contains("left out of routing until it is put right"),
+        "{said}"
+    );
+    assert!(
+        said.contains(
+            "the hub has no agreements to route by: the 2 the database holds are all left out"
+        ),
+        "{said}"
+    );
+}
+
+#[test]
 fn operator_commands_manage_a_running_hub() {
     let (dir, data, summary) = demo_folder("operator", 6);
     let hub = serve(&data.join("hub.toml"));

@@ -466,7 +466,13 @@ impl<S: Store> Hub<S> {
 
     /// Rebuilds the registry snapshot from the store.
     pub async fn reload(&self) -> Result<(), RegistryError> {
-        let mut registry = Registry::from_rows(self.store.registry().await?)?;
+        let (mut registry, left_out) = Registry::from_rows(self.store.registry().await?);
+        for error in &left_out {
+            tracing::error!(
+                "{error}; left out of routing until it is put right (originhub operator put, or \
+                 its file in the config folder)"
+            );
+        }
         for entry in registry.profiles.values_mut() {
             if let Some(profile) = Arc::get_mut(&mut entry.current) {
                 profile.plan.limits = originhub_core::limits::Limits {

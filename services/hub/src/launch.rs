@@ -95,12 +95,34 @@ async fn serve_with<S: Store>(
     // A hub started in the wrong folder, or with no config, would otherwise run empty in
     // silence and refuse every submission as naming an unknown agreement.
     let dirs = config.registry_dirs();
-    for (kind, count, folder) in [
-        ("profiles", registry.profiles.len(), &dirs.profiles),
-        ("members", registry.members.len(), &dirs.members),
-        ("agreements", registry.agreements.len(), &dirs.agreements),
+    let stored = hub.store.registry().await.map_err(RegistryError::from)?;
+    for (kind, count, stored, folder) in [
+        (
+            "profiles",
+            registry.profiles.len(),
+            stored.profiles.len(),
+            &dirs.profiles,
+        ),
+        (
+            "members",
+            registry.members.len(),
+            stored.members.len(),
+            &dirs.members,
+        ),
+        (
+            "agreements",
+            registry.agreements.len(),
+            stored.agreements.len(),
+            &dirs.agreements,
+        ),
     ] {
-        if count == 0 {
+        if count == 0 && stored > 0 {
+            tracing::warn!(
+                "the hub has no {kind} to route by: the {stored} the database holds are all \
+                 left out (the errors above say why); no certificate can be routed until they \
+                 are put right"
+            );
+        } else if count == 0 {
             let state = if folder.is_dir() {
                 "holds no *.toml"
             } else {

@@ -133,22 +133,36 @@ impl Registry {
         self.profiles.get(id).map(|entry| &entry.current)
     }
 
-    /// Builds the snapshot from stored rows; every agreement must name known members and
-    /// profiles.
-    pub fn from_rows(rows: RegistryRows) -> Result<Self, RegistryError> {
+    /// Builds the snapshot from stored rows. A definition that does not pass today's checks (a
+    /// member or agreement that does not parse, a profile version that does not compile, an
+    /// agreement naming a member or profile left out) is left out, and returned with why: the
+    /// hub still starts, routes by the rest, and the operator API can put it right. Refusing to
+    /// start would leave no way to fix what only the database holds.
+    pub fn from_rows(rows: RegistryRows) -> (Self, Vec<RegistryError>) {
         let mut registry = Self::default();
+        let mut left_out = Vec::new();
         for row in rows.members {
-            let (def, keys) = parse_member(&row.definition, &format!("member {:?}", row.id))?;
-            registry.issuer_keys.insert(row.id.clone(), keys);
-            registry.members.insert(row.id, (def, row.definition));
+            match parse_member(&row.definition, &format!("member {:?}", row.id)) {
+                Ok((def, keys)) => {
+                    registry.issuer_keys.insert(row.id.clone(), keys);
+                    registry.members.insert(row.id, (def, row.definition));
+                }
+                Err(error) => left_out.push(error),
+            }
         }
         for row in rows.profiles {
-            let plan = compile_profile(&row.source, &format!("profile {:?}", row.id))?;
-            let versions = match registry.profiles.remove(&row.id) {
+            let origin = format!("profile {:?} version {:?}", row.id, row.version);
+            let plan = match compile_profile(&row.source, &origin) {
+                Ok(plan) => plan,
+                Err(error) => {
+                    left_out.push(error);
+                    continue;
+                }
+            };
+            let mut versions = match registry.profiles.remove(&row.id) {
                 Some(entry) => entry.versions,
                 None => Vec::new(),
             };
-            let mut versions = versions;
             versions.push((row.version, row.source.clone()));
             registry.profiles.insert(
                 row.id,
@@ -162,11 +176,16 @@ impl Registry {
             );
         }
         for row in rows.agreements {
-            let def = AgreementDef::parse(&row.definition, &format!("agreement {:?}", row.id))?;
-            registry.check_agreement(&def)?;
-            registry.agreements.insert(row.id, (def, row.definition));
+            let checked = AgreementDef::parse(&row.definition, &format!("agreement {:?}", row.id))
+                .and_then(|def| registry.check_agreement(&def).map(|()| def));
+            match checked {
+                Ok(def) => {
+                    registry.agreements.insert(row.id, (def, row.definition));
+                }
+                Err(error) => left_out.push(error.into()),
+            }
         }
-        Ok(registry)
+        (registry, left_out)
     }
 
     /// Checks the members and profiles an agreement names.
@@ -328,11 +347,18 @@ pub async fn import<S: Store>(
     for (path, source) in toml_files(&dirs.members)? {
         let (def, _) = parse_member(&source, &path.display().to_string())?;
         if should_store("member", &path, &source, &stored.members, &def.id) {
+            // As through the operator API: checked against the agreements before it is stored.
+            let (snapshot, _) = Registry::from_rows(store.registry().await?);
+            snapshot.check_member(&def).map_err(|e| DefinitionError {
+                what: path.display().to_string(),
+                message: e.message,
+            })?;
             store.put_member(&def.id, &source, now).await?;
         }
         count += 1;
     }
-    let snapshot = Registry::from_rows(store.registry().await?)?;
+    // What the stored rows leave out is said when the hub loads them ([`Registry::from_rows`]).
+    let (snapshot, _) = Registry::from_rows(store.registry().await?);
     for (path, source) in toml_files(&dirs.agreements)? {
         let def = AgreementDef::parse(&source, &path.display().to_string())?;
         if should_store("agreement", &path, &source, &stored.agreements, &def.id) {
@@ -359,6 +385,70 @@ mod tests {
             definition: definition.into(),
             updated_at,
         }
+    }
+
+    #[test]
+    fn stored_definitions_that_fail_their_checks_are_left_out_with_why() {
+        let row = |id: &str, definition: String| DefinitionRow {
+            id: id.into(),
+            definition,
+            updated_at: 1,
+        };
+        let member = |id: &str, country: &str| {
+            row(
+                id,
+                format!("id = \"{id}\"\nname = \"{id}\"\ncountry = \"{country}\"\n"),
+            )
+        };
+        let shipped = crate::demo::SHIPPED_PROFILES[0].1;
+        let plan = compile_profile(shipped, "shipped").unwrap();
+        let agreement = |id: &str, a: &str, b: &str| {
+            let p = &plan.id;
+            row(
+                id,
+                format!(
+                    "id = \"{id}\"\nname = \"{id}\"\n[[party]]\nmember = \"{a}\"\n\
+                     profile = \"{p}\"\n[[party]]\nmember = \"{b}\"\nprofile = \"{p}\"\n"
+                ),
+            )
+        };
+        let profile = |version: &str, source: String| ProfileRow {
+            id: plan.id.clone(),
+            version: version.into(),
+            source,
+        };
+        let rows = RegistryRows {
+            members: vec![member("xa", "XA"), member("xb", "XB"), member("bad", "QQ")],
+            agreements: vec![
+                agreement("GOOD", "xa", "xb"),
+                agreement("NAMES-BAD", "xa", "bad"),
+            ],
+            profiles: vec![
+                profile(&plan.version, shipped.into()),
+                profile("99", "[profile]\nbroken".into()),
+            ],
+        };
+        let (registry, left_out) = Registry::from_rows(rows);
+        assert_eq!(
+            registry.members.keys().collect::<Vec<_>>(),
+            ["xa", "xb"],
+            "{left_out:?}"
+        );
+        assert_eq!(registry.agreements.keys().collect::<Vec<_>>(), ["GOOD"]);
+        // The newest version that compiles is the current one.
+        assert_eq!(
+            registry.profile(&plan.id).unwrap().plan.version,
+            plan.version
+        );
+        let said: Vec<String> = left_out.iter().map(ToString::to_string).collect();
+        assert_eq!(said.len(), 3, "{said:?}");
+        assert!(
+            said[0].contains("member \"bad\"") && said[0].contains("\"QQ\""),
+            "{said:?}"
+        );
+        assert!(said[1].contains("version \"99\""), "{said:?}");
+        assert!(said[2].contains("agreement \"NAMES-BAD\""), "{said:?}");
+        assert!(said[2].contains("unknown member \"bad\""), "{said:?}");
     }
 
     #[test]

@@ -1000,6 +1000,33 @@ async fn operator_manages_the_registry<S: Store>(hub: TestHub<S>) {
         .unwrap();
     reimport().await;
     assert_eq!(member_toml(&operator).await, edited);
+    // A member file that would give an agreement two parties for one country stops the import,
+    // naming the file, and is not stored.
+    let file = hub.dir.path().join("members/concordia.toml");
+    let on_file = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, on_file.replacen("\"XC\"", "\"XB\"", 1)).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(2))
+        .unwrap();
+    let error = originhub_hub::registry::import(&*hub.hub.store, &dirs, now_micros())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(&file.display().to_string()) && error.contains("both act for country XB"),
+        "{error}"
+    );
+    let rows = hub.hub.store.registry().await.unwrap();
+    let stored = rows.members.iter().find(|m| m.id == "concordia").unwrap();
+    assert!(
+        stored.definition.contains("\"XC\""),
+        "{}",
+        stored.definition
+    );
+    std::fs::write(&file, on_file).unwrap();
 
     let stats = operator
         .get_delivery_stats(originhub_hub::proto::GetDeliveryStatsRequest {})

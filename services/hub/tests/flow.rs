@@ -820,6 +820,13 @@ async fn invalid_documents_store_nothing<S: Store>(hub: TestHub<S>) {
     hub.stop().await;
 }
 
+/// The member definition the database holds under `id`.
+async fn stored_member<S: Store>(hub: &TestHub<S>, id: &str) -> String {
+    let rows = hub.hub.store.registry().await.unwrap();
+    let row = rows.members.into_iter().find(|m| m.id == id).unwrap();
+    row.definition
+}
+
 async fn operator_manages_the_registry<S: Store>(hub: TestHub<S>) {
     let mut operator = operator_client(hub.channel("operator").await);
     let status = operator
@@ -911,13 +918,9 @@ async fn operator_manages_the_registry<S: Store>(hub: TestHub<S>) {
         "{}",
         status.message()
     );
+    let stored = stored_member(&hub, "concordia").await;
+    assert!(stored.contains("country = \"XC\""), "{stored}");
     let rows = hub.hub.store.registry().await.unwrap();
-    let stored = rows.members.iter().find(|m| m.id == "concordia").unwrap();
-    assert!(
-        stored.definition.contains("country = \"XC\""),
-        "{}",
-        stored.definition
-    );
     let (_, left_out) = originhub_hub::registry::Registry::from_rows(rows);
     assert!(left_out.is_empty(), "{left_out:?}");
 
@@ -1019,13 +1022,8 @@ async fn operator_manages_the_registry<S: Store>(hub: TestHub<S>) {
         error.contains(&file.display().to_string()) && error.contains("both act for country XB"),
         "{error}"
     );
-    let rows = hub.hub.store.registry().await.unwrap();
-    let stored = rows.members.iter().find(|m| m.id == "concordia").unwrap();
-    assert!(
-        stored.definition.contains("\"XC\""),
-        "{}",
-        stored.definition
-    );
+    let stored = stored_member(&hub, "concordia").await;
+    assert!(stored.contains("country = \"XC\""), "{stored}");
     std::fs::write(&file, on_file).unwrap();
 
     let stats = operator

@@ -298,7 +298,8 @@ pub(crate) struct AuditExportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
     pub(crate) format: ExportFormat,
-    /// Write here instead of stdout.
+    /// Write here instead of stdout. The file appears only once the export is complete and its
+    /// leaves make the root the hub signed; a failed export leaves none.
     #[arg(long, short, value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
 }

@@ -269,6 +269,15 @@ pub fn write_dev_certs(out: &Path, plan: &DevCertsPlan) -> Result<DevCerts, Cert
         write(&path, &file.to_toml())?;
         clients.push(path);
     }
+    // The keys' names, like their contents, must survive a power cut: a hub whose key vanished
+    // would not start.
+    let client_folder = (!clients.is_empty()).then(|| out.join("clients"));
+    for folder in std::iter::once(certs.clone()).chain(client_folder) {
+        crate::files::sync_folder(&folder).map_err(|source| CertError::Write {
+            path: folder.clone(),
+            source,
+        })?;
+    }
     Ok(DevCerts {
         ca: certs.join("ca.pem"),
         hub_certificate: certs.join("hub.pem"),

@@ -29,7 +29,8 @@ pub enum Existing {
 }
 
 /// Writes `text` and a newline to `path`, readable and writable by its owner only (mode 0600 on
-/// Unix), and syncs it. The caller syncs the folder once all its files are written.
+/// Unix), and syncs it. The caller syncs the folder ([`sync_folder`]) once all its files are
+/// written.
 pub fn write_private(path: &Path, text: &str, existing: Existing) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true);

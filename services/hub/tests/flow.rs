@@ -2,7 +2,7 @@
 //! backend-agnostic suite run against both SQLite and Postgres (a fresh database per test).
 //! Postgres is at `ORIGINHUB_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/postgres`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use originhub_core::profile::Plan;
@@ -820,6 +820,18 @@ async fn invalid_documents_store_nothing<S: Store>(hub: TestHub<S>) {
     hub.stop().await;
 }
 
+/// Writes a config file as changed `seconds` from now, after the last put: set explicitly, as
+/// the kernel stamps files with a coarse clock.
+fn edit_after_the_put(file: &Path, text: &str, seconds: u64) {
+    std::fs::write(file, text).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(file)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(seconds))
+        .unwrap();
+}
+
 /// The member definition the database holds under `id`.
 async fn stored_member<S: Store>(hub: &TestHub<S>, id: &str) -> String {
     let rows = hub.hub.store.registry().await.unwrap();
@@ -993,27 +1005,14 @@ async fn operator_manages_the_registry<S: Store>(hub: TestHub<S>) {
     reimport().await;
     assert_eq!(member_toml(&operator).await, renamed);
     let edited = on_file.replacen("name = \"", "name = \"Edited ", 1);
-    std::fs::write(&file, &edited).unwrap();
-    // Set past the put's time explicitly: the kernel stamps files with a coarse clock.
-    std::fs::File::options()
-        .write(true)
-        .open(&file)
-        .unwrap()
-        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(1))
-        .unwrap();
+    edit_after_the_put(&file, &edited, 1);
     reimport().await;
     assert_eq!(member_toml(&operator).await, edited);
     // A member file that would give an agreement two parties for one country stops the import,
     // naming the file, and is not stored.
     let file = hub.dir.path().join("members/concordia.toml");
     let on_file = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(&file, on_file.replacen("\"XC\"", "\"XB\"", 1)).unwrap();
-    std::fs::File::options()
-        .write(true)
-        .open(&file)
-        .unwrap()
-        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(2))
-        .unwrap();
+    edit_after_the_put(&file, &on_file.replacen("\"XC\"", "\"XB\"", 1), 2);
     let error = originhub_hub::registry::import(&*hub.hub.store, &dirs, now_micros())
         .await
         .unwrap_err()

@@ -121,6 +121,12 @@ impl From<RegistryError> for ApiError {
     }
 }
 
+impl From<originhub_core::agreement::DefinitionError> for ApiError {
+    fn from(error: originhub_core::agreement::DefinitionError) -> Self {
+        RegistryError::from(error).into()
+    }
+}
+
 /// The most of an error's message sent, in bytes (a refusal that lists only some of its
 /// violations then says how many there were).
 pub const MAX_MESSAGE_BYTES: usize = 512;

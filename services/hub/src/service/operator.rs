@@ -91,7 +91,6 @@ impl<S: Store> OperatorService for OperatorApi<S> {
         self.hub
             .registry()
             .check_member(&def)
-            .map_err(RegistryError::from)
             .map_err(ApiError::from)?;
         self.hub
             .store
@@ -147,14 +146,11 @@ impl<S: Store> OperatorService for OperatorApi<S> {
     ) -> Result<Response<PutAgreementResponse>, Status> {
         require(&self.hub, &request, Role::Operator, "PutAgreement").await?;
         let toml = request.into_inner().toml;
-        let def = AgreementDef::parse(&toml, "agreement")
-            .map_err(RegistryError::from)
-            .map_err(ApiError::from)?;
+        let def = AgreementDef::parse(&toml, "agreement").map_err(ApiError::from)?;
         let _change = self.hub.registry_change().await;
         self.hub
             .registry()
             .check_agreement(&def)
-            .map_err(RegistryError::from)
             .map_err(ApiError::from)?;
         self.hub
             .store

@@ -97,20 +97,33 @@ pub(crate) fn verify_delivery(args: &VerifyDeliveryArgs) -> anyhow::Result<ExitC
             attestation.agreement
         ),
     );
-    checks.check(
-        content_hash(&original) == attestation.original_sha256,
-        &format!(
-            "{}: SHA-256 {} as read by {}",
-            envelope.original_file, attestation.original_sha256, attestation.original_profile
+    for (file, bytes, attested, how) in [
+        (
+            &envelope.original_file,
+            &original,
+            &attestation.original_sha256,
+            format!("as read by {}", attestation.original_profile),
         ),
-    );
-    checks.check(
-        content_hash(&document) == attestation.translated_sha256,
-        &format!(
-            "{}: SHA-256 {} as written by {}",
-            envelope.document_file, attestation.translated_sha256, attestation.translated_profile
+        (
+            &envelope.document_file,
+            &document,
+            &attestation.translated_sha256,
+            format!("as written by {}", attestation.translated_profile),
         ),
-    );
+    ] {
+        let found = content_hash(bytes);
+        if found == *attested {
+            checks.check(true, &format!("{file}: SHA-256 {attested} {how}"));
+        } else {
+            checks.check(
+                false,
+                &format!(
+                    "{file}: SHA-256 {found}, but the hub attested {attested} {how}: the file \
+                     is not the one the hub sent"
+                ),
+            );
+        }
+    }
     let expected_issuer = match &args.issuer_key {
         Some(key) if Path::new(key).is_file() => {
             Some(std::fs::read_to_string(key)?.trim().to_owned())

@@ -552,6 +552,16 @@ fn demo_then_serve_and_member_commands() {
     std::fs::write(&document, bytes).unwrap();
     let out = originhub(&["verify-delivery", envelope.to_str().unwrap()], None);
     exits_saying(&out, 1, &out.stdout, "FAILED  ");
+    // The failed line gives the file's hash beside the attested one.
+    let failed = text(&out.stdout);
+    let line = failed
+        .lines()
+        .find(|l| l.contains(".document."))
+        .unwrap_or_default();
+    assert!(
+        line.starts_with("FAILED") && line.contains(", but the hub attested "),
+        "{failed}"
+    );
     // SIGTERM, as a service manager sends it: a graceful stop, exit 0.
     let rest = served.terminate();
     assert!(rest.contains("shutting down"), "{rest}");

@@ -112,17 +112,16 @@ pub(crate) fn verify_delivery(args: &VerifyDeliveryArgs) -> anyhow::Result<ExitC
         ),
     ] {
         let found = content_hash(bytes);
-        if found == *attested {
-            checks.check(true, &format!("{file}: SHA-256 {attested} {how}"));
+        let matches = found == *attested;
+        let what = if matches {
+            format!("{file}: SHA-256 {attested} {how}")
         } else {
-            checks.check(
-                false,
-                &format!(
-                    "{file}: SHA-256 {found}, but the hub attested {attested} {how}: the file \
-                     is not the one the hub sent"
-                ),
-            );
-        }
+            format!(
+                "{file}: SHA-256 {found}, but the hub attested {attested} {how}: the file is not \
+                 the one the hub sent"
+            )
+        };
+        checks.check(matches, &what);
     }
     let expected_issuer = match &args.issuer_key {
         Some(key) if Path::new(key).is_file() => {

@@ -344,21 +344,24 @@ pub async fn import<S: Store>(
         count += 1;
     }
     let stored = store.registry().await?;
+    // One snapshot for the members' and agreements' checks, kept up to date as member files are
+    // stored. What the stored rows leave out is said when the hub loads them
+    // ([`Registry::from_rows`]).
+    let (mut snapshot, _) = Registry::from_rows(store.registry().await?);
     for (path, source) in toml_files(&dirs.members)? {
-        let (def, _) = parse_member(&source, &path.display().to_string())?;
+        let (def, keys) = parse_member(&source, &path.display().to_string())?;
         if should_store("member", &path, &source, &stored.members, &def.id) {
             // As through the operator API: checked against the agreements before it is stored.
-            let (snapshot, _) = Registry::from_rows(store.registry().await?);
             snapshot.check_member(&def).map_err(|e| DefinitionError {
                 what: path.display().to_string(),
                 message: e.message,
             })?;
             store.put_member(&def.id, &source, now).await?;
+            snapshot.issuer_keys.insert(def.id.clone(), keys);
+            snapshot.members.insert(def.id.clone(), (def, source));
         }
         count += 1;
     }
-    // What the stored rows leave out is said when the hub loads them ([`Registry::from_rows`]).
-    let (snapshot, _) = Registry::from_rows(store.registry().await?);
     for (path, source) in toml_files(&dirs.agreements)? {
         let def = AgreementDef::parse(&source, &path.display().to_string())?;
         if should_store("agreement", &path, &source, &stored.agreements, &def.id) {
